@@ -1,0 +1,37 @@
+"""A test double for Vqa, loaded as a plugin: `visprog --plugin tests/vqa_double.py exec ...`.
+
+Images for it are drawn with `square_image(n)`: n red 10x10 squares. It answers
+"How many ...?" with the number of red squares and "Is there ...?" with yes/no.
+"""
+
+import numpy as np
+from PIL import Image
+
+from visprog.tools import registry
+
+
+def square_image(n: int, size: int = 128) -> Image.Image:
+    image = Image.new("RGB", (size, size), (240, 240, 240))
+    for i in range(n):
+        x, y = 12 + (i % 5) * 22, 12 + (i // 5) * 22
+        image.paste((220, 20, 20), (x, y, x + 10, y + 10))
+    return image
+
+
+def count_squares(image: Image.Image) -> int:
+    red = np.asarray(image.convert("RGB")).astype(int)
+    return int(((red[..., 0] > 180) & (red[..., 1] < 60)).sum() // 100)
+
+
+def _answer(calls, ctx):
+    answers = []
+    for i, call in enumerate(calls):
+        n = count_squares(call["image"])
+        question = call["question"].lower()
+        answers.append(str(n) if question.startswith("how many") else ("yes" if n else "no"))
+        ctx.note(i, f"counted {n} red squares")
+    return answers
+
+
+if "double" not in registry.lookup("Vqa").backends:
+    registry.lookup("Vqa").backend("double", description="test double: counts red squares")(_answer)

@@ -1,0 +1,691 @@
+"""Icon-world scenes: OpenMoji glyphs pasted on simple backgrounds, with exact annotations.
+
+    placements = sample_placements(rng, ['dog', 'dog', 'tree'])
+    image, scene = render(placements, seed=7)
+    scene.objects[0].box, scene.objects[0].mask, scene.objects[0].color
+    save_png(image, 'scene.png')   # scene_of(Image.open('scene.png')) gives the scene back
+
+Annotations are exact: an object's `mask` is the set of pixels where its glyph
+is opaque (alpha >= 128) and no later object's glyph is; its `box` is the tight
+bounding box of that mask. Objects are drawn in placement order, so later ones
+occlude earlier ones. Rendering is deterministic: the same placements, size,
+background and seed give the same pixels.
+
+Speed: glyph rasters (with their opaque masks and per-pixel colour names) are
+cached per (glyph, size, flip, hue shift), backgrounds are cut from cached
+gradients and a cached noise tile, and pasting is Pillow's alpha compositing.
+"""
+
+from __future__ import annotations
+
+import base64
+import colorsys
+import difflib
+import json
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional, Sequence, Union
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from ..errors import DatasetError, ToolError
+from .. import glyphs as _glyphs
+from .catalog import CATEGORIES, CHARACTERS, COLOR_SHADES, COLORS, all_names, resolve
+
+__all__ = ["SceneObject", "Placement", "Scene", "sample_placements", "render", "random_scene",
+           "save_png", "scene_of", "BACKGROUNDS", "INFO_KEY", "IconWorldError", "SIZES",
+           "TARGET_HUES", "good_hues", "color_name"]
+
+INFO_KEY = "iconworld"
+BACKGROUNDS = ("plain", "gradient", "sky_ground", "sky_water", "noise")
+SIZES = ("small", "medium", "large")
+# centre hues (degrees, HSV) of the colour names recolouring aims at
+TARGET_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 115.0, "blue": 215.0,
+               "purple": 275.0, "pink": 330.0}
+ALPHA_VISIBLE = 128        # a glyph pixel belongs to the object when its alpha is at least this
+MIN_SIDE = 24              # smallest longest-side, px, sample_placements will use
+DEFAULT_SIZE_RANGE = (28, 72)
+_SMALL_BELOW = 0.16        # object longest side / sqrt(W*H): below -> small
+_LARGE_FROM = 0.23         # at or above -> large
+_JSON_VERSION = 1
+
+
+class IconWorldError(ToolError):
+    """A bad request to the icon world: unknown category, impossible layout, bad annotation."""
+
+
+# --------------------------------------------------------------------------- scene types
+
+@dataclass
+class SceneObject:
+    category: str                          # category or character name
+    glyph: str
+    box: tuple[int, int, int, int]         # x0, y0, x1, y1 (exclusive) of the visible pixels
+    mask: np.ndarray = field(repr=False, compare=False)  # bool (H, W): the visible pixels
+    color: str = ""                        # dominant colour name (catalog.COLORS)
+    size: str = "medium"                   # 'small' | 'medium' | 'large'
+    flipped: bool = False
+    hue_shift: float = 0.0                 # degrees; 0 when not recoloured
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.box
+        return ((x0 + x1) / 2, (y0 + y1) / 2)
+
+    @property
+    def position(self) -> tuple[str, ...]:
+        """Where the box centre lies, in thirds of the image: ('left', 'top'), ('right',), ('middle',)."""
+        h, w = self.mask.shape
+        cx, cy = self.center
+        words = []
+        if cx < w / 3:
+            words.append("left")
+        elif cx > 2 * w / 3:
+            words.append("right")
+        if cy < h / 3:
+            words.append("top")
+        elif cy > 2 * h / 3:
+            words.append("bottom")
+        return tuple(words) or ("middle",)
+
+    @property
+    def is_character(self) -> bool:
+        return self.category in CHARACTERS
+
+    @property
+    def area(self) -> int:
+        """Number of visible pixels."""
+        return int(self.mask.sum())
+
+    def as_obj(self):
+        """The object as a `visprog.values.Obj` (label = category, score 1, with mask)."""
+        from ..values import Obj
+
+        return Obj(box=tuple(float(v) for v in self.box), label=self.category, score=1.0,
+                   mask=self.mask)
+
+
+@dataclass
+class Placement:
+    """What to draw: a category and, optionally, how (unset fields are drawn from the seed)."""
+
+    category: str
+    glyph: Optional[str] = None
+    size: Optional[int] = None         # px, longest side of the glyph
+    x: Optional[int] = None            # top-left of the glyph raster
+    y: Optional[int] = None
+    flipped: bool = False
+    hue_shift: float = 0.0
+
+
+@dataclass
+class Scene:
+    width: int
+    height: int
+    background: str
+    background_seed: int
+    objects: list[SceneObject]
+
+    def objects_of(self, word: str) -> list[SceneObject]:
+        """The objects `word` denotes (a name, plural, supercategory, knowledge phrase, synonym)."""
+        names = resolve(word)
+        return [o for o in self.objects if o.category in names]
+
+    def to_json(self) -> str:
+        objs = []
+        for o in self.objects:
+            x0, y0, x1, y1 = o.box
+            local = np.ascontiguousarray(o.mask[y0:y1, x0:x1])
+            packed = zlib.compress(np.packbits(local, axis=None).tobytes(), 6)
+            objs.append({"category": o.category, "glyph": o.glyph, "box": [int(v) for v in o.box],
+                         "mask": base64.b64encode(packed).decode("ascii"), "color": o.color,
+                         "size": o.size, "flipped": bool(o.flipped),
+                         "hue_shift": float(o.hue_shift)})
+        return json.dumps({"v": _JSON_VERSION, "width": self.width, "height": self.height,
+                           "background": self.background, "background_seed": self.background_seed,
+                           "objects": objs}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: Union[str, bytes]) -> "Scene":
+        try:
+            data = json.loads(text)
+            width, height = int(data["width"]), int(data["height"])
+            objects = []
+            for o in data["objects"]:
+                x0, y0, x1, y1 = (int(v) for v in o["box"])
+                if not (0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height):
+                    raise ValueError(f"box {o['box']} outside the {width}x{height} image")
+                n = (x1 - x0) * (y1 - y0)
+                bits = np.frombuffer(zlib.decompress(base64.b64decode(o["mask"])), np.uint8)
+                local = np.unpackbits(bits, count=n).astype(bool).reshape(y1 - y0, x1 - x0)
+                mask = np.zeros((height, width), bool)
+                mask[y0:y1, x0:x1] = local
+                objects.append(SceneObject(category=o["category"], glyph=o["glyph"],
+                                           box=(x0, y0, x1, y1), mask=mask, color=o["color"],
+                                           size=o["size"], flipped=bool(o["flipped"]),
+                                           hue_shift=float(o["hue_shift"])))
+            return cls(width=width, height=height, background=data["background"],
+                       background_seed=int(data["background_seed"]), objects=objects)
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            raise DatasetError(f"malformed icon-world annotation: {exc}") from None
+
+
+# --------------------------------------------------------------------------- colours
+
+_COLOR_NAMES = tuple(COLORS)
+_BLACK = _COLOR_NAMES.index("black")
+
+
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    c = rgb.astype(np.float64) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> tuple[np.ndarray, np.ndarray]:
+    rgbs, ids = [], []
+    for i, name in enumerate(_COLOR_NAMES):
+        for rgb in (COLORS[name],) + tuple(COLOR_SHADES.get(name, ())):
+            rgbs.append(rgb)
+            ids.append(i)
+    return _srgb_to_lab(np.array(rgbs)), np.array(ids, np.uint8)
+
+
+@lru_cache(maxsize=1)
+def _color_lut() -> np.ndarray:
+    """Colour id for every RGB quantised to 5 bits per channel (32768 entries)."""
+    v = (np.arange(32) << 3) + 4
+    r, g, b = np.meshgrid(v, v, v, indexing="ij")
+    rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], 1)
+    protos, ids = _prototypes()
+    lab = _srgb_to_lab(rgb)
+    out = np.empty(len(rgb), np.uint8)
+    for start in range(0, len(rgb), 4096):
+        d = ((lab[start:start + 4096, None, :] - protos[None, :, :]) ** 2).sum(-1)
+        out[start:start + 4096] = ids[d.argmin(1)]
+    return out
+
+
+def color_ids(rgb: np.ndarray) -> np.ndarray:
+    """Index into COLORS (insertion order) of the nearest colour name of each RGB pixel
+    (any array whose last axis is 3; the result has the leading shape)."""
+    rgb = np.asarray(rgb, np.uint8)
+    q = rgb >> 3
+    idx = (q[..., 0].astype(np.intp) << 10) | (q[..., 1].astype(np.intp) << 5) | q[..., 2]
+    return _color_lut()[idx]
+
+
+def color_name(rgb: Sequence[int]) -> str:
+    """The colour name nearest to one RGB triple."""
+    return _COLOR_NAMES[int(color_ids(np.array([rgb], np.uint8))[0])]
+
+
+_ACHROMATIC = tuple(_COLOR_NAMES.index(c) for c in ("black", "white", "gray"))
+
+
+def _dominant(counts: np.ndarray, chromatic_first: bool = False) -> str:
+    """The most frequent colour, ignoring black (OpenMoji outlines) unless nearly all is black.
+
+    With `chromatic_first` (for colourable categories: a red bicycle has white tyres), the
+    most frequent chromatic colour wins when chromatic pixels are at least 20% of the rest.
+    """
+    total = int(counts.sum())
+    if total == 0:
+        return "black"
+    rest = counts.copy()
+    rest[_BLACK] = 0
+    n_rest = int(rest.sum())
+    if n_rest < 0.15 * total:
+        return "black"
+    if chromatic_first:
+        chroma = rest.copy()
+        chroma[list(_ACHROMATIC)] = 0
+        if chroma.sum() >= 0.2 * n_rest:
+            return _COLOR_NAMES[int(chroma.argmax())]
+    return _COLOR_NAMES[int(rest.argmax())]
+
+
+# glyphs whose main colour is scenery (the water under ⛵ and 🚤), not the thing itself
+_NO_RECOLOR = frozenset({"⛵", "🚤"})
+_HUE_NAMES = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
+
+
+def _clear(counts: np.ndarray, name: str) -> bool:
+    """Whether `name` clearly dominates the non-black pixels (no near-tie with another colour)."""
+    rest = counts.copy()
+    rest[_BLACK] = 0
+    top = rest[_COLOR_NAMES.index(name)]
+    rest[_COLOR_NAMES.index(name)] = 0
+    return top >= 1.8 * rest.max()
+
+
+@lru_cache(maxsize=256)
+def good_hues(glyph: str) -> tuple[float, ...]:
+    """Hue shifts (degrees) that give `glyph` a clearly named colour other than its own.
+
+    The glyph's main colour (the most frequent chromatic one) is turned to the centre hue
+    of each colour name in TARGET_HUES; a shift is kept when the result is clearly that
+    colour. () for glyphs a hue shift cannot recolour (white, gray or black ones).
+    """
+    if _glyphs.canonical(glyph) in _NO_RECOLOR:
+        return ()
+    base = _raster(glyph, 64, False, 0.0)
+    own = _dominant(_counts(base.colors), True)
+    if own not in _HUE_NAMES + ("brown",):
+        return ()
+    arr = np.asarray(base.image.convert("RGB").convert("HSV"))
+    sel = base.colors == _COLOR_NAMES.index(own)
+    angles = arr[..., 0][sel].astype(np.float64) * (2 * np.pi / 256)
+    main = float(np.degrees(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()))) % 360
+    out = []
+    for name, target in TARGET_HUES.items():
+        if name == own:
+            continue
+        shift = float(round((target - main) % 360))
+        if shift == 0:
+            continue
+        counts = _counts(_raster(glyph, 64, False, shift).colors)
+        got = _dominant(counts, True)
+        chroma = counts.copy()
+        chroma[list(_ACHROMATIC)] = 0
+        if got == name and _clear(chroma, name):
+            out.append(shift)
+    return tuple(out)
+
+
+def _counts(ids: np.ndarray) -> np.ndarray:
+    ids = ids[ids != 255]
+    return np.bincount(ids, minlength=len(_COLOR_NAMES))[:len(_COLOR_NAMES)]
+
+
+# --------------------------------------------------------------------------- glyph rasters
+
+@dataclass(frozen=True)
+class _Raster:
+    image: Image.Image            # RGBA, to paste
+    solid: np.ndarray             # bool (h, w): alpha >= ALPHA_VISIBLE
+    colors: np.ndarray            # uint8 (h, w): colour id of opaque pixels, 255 elsewhere
+    solid_box: tuple[int, int, int, int]  # tight box of `solid` in raster coordinates
+    n_solid: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def _hue_shifted(im: Image.Image, degrees: float) -> Image.Image:
+    alpha = im.getchannel("A")
+    h, s, v = im.convert("RGB").convert("HSV").split()
+    offset = int(round(degrees / 360.0 * 256)) % 256
+    h = h.point([(i + offset) % 256 for i in range(256)])
+    out = Image.merge("HSV", (h, s, v)).convert("RGB")
+    out.putalpha(alpha)
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _raster(glyph: str, size: int, flipped: bool, hue: float) -> _Raster:
+    if flipped:  # a mirror of the unflipped raster; its arrays are views
+        base = _raster(glyph, size, False, hue)
+        x0, y0, x1, y1 = base.solid_box
+        w = base.image.width
+        return _Raster(base.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base.solid[:, ::-1],
+                       base.colors[:, ::-1], (w - x1, y0, w - x0, y1), base.n_solid)
+    im = _glyphs.cached_glyph(glyph, size)
+    if hue % 360:
+        im = _hue_shifted(im, hue)
+    arr = np.asarray(im)
+    alpha = arr[..., 3]
+    solid = alpha >= ALPHA_VISIBLE
+    colors = color_ids(arr[..., :3])
+    colors[alpha < 250] = 255
+    rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
+    if len(rows) == 0:
+        raise IconWorldError(f"glyph {glyph!r} at {size} px has no opaque pixels")
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    solid.setflags(write=False)
+    colors.setflags(write=False)
+    return _Raster(im, solid, colors, box, int(solid.sum()))
+
+
+# --------------------------------------------------------------------------- backgrounds
+
+def _pastel(rng: np.random.Generator, sat=(0.12, 0.35), val=(0.88, 1.0)) -> tuple[int, int, int]:
+    h = rng.random()
+    s = rng.uniform(*sat)
+    v = rng.uniform(*val)
+    return tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(h, s, v))  # type: ignore
+
+
+@lru_cache(maxsize=1)
+def _noise_tile() -> Image.Image:
+    """A fixed 512x512 grey texture (several octaves of smooth noise) to cut backgrounds from."""
+    rng = np.random.default_rng(20240601)
+    acc = np.zeros((512, 512), np.float64)
+    for cells, weight in ((8, 0.45), (32, 0.3), (128, 0.15), (512, 0.1)):
+        small = Image.fromarray((rng.random((cells, cells)) * 255).astype(np.uint8))
+        acc += weight * np.asarray(small.resize((512, 512), Image.Resampling.BICUBIC), np.float64)
+    acc = (acc - acc.mean()) / (acc.std() + 1e-9)
+    return Image.fromarray(np.clip(128 + 60 * acc, 0, 255).astype(np.uint8))
+
+
+def _noise(rng: np.random.Generator, w: int, h: int) -> Image.Image:
+    tile = _noise_tile()
+    tw, th = tile.size
+    if w > tw or h > th:
+        return tile.resize((w, h), Image.Resampling.BILINEAR)
+    x, y = int(rng.integers(0, tw - w + 1)), int(rng.integers(0, th - h + 1))
+    return tile.crop((x, y, x + w, y + h))
+
+
+@lru_cache(maxsize=64)
+def _ramp(w: int, h: int, vertical: bool) -> Image.Image:
+    g = Image.linear_gradient("L")  # 256x256, dark at the top
+    if not vertical:
+        g = g.transpose(Image.Transpose.ROTATE_90)
+    return g.resize((w, h), Image.Resampling.BILINEAR)
+
+
+def _gradient(w: int, h: int, top, bottom, vertical: bool = True) -> Image.Image:
+    return Image.composite(Image.new("RGB", (w, h), bottom), Image.new("RGB", (w, h), top),
+                           _ramp(w, h, vertical))
+
+
+def _colorize(grey: Image.Image, dark, light) -> Image.Image:
+    """Like ImageOps.colorize(grey, dark, light): a linear blend, with grey as the weight."""
+    return Image.composite(Image.new("RGB", grey.size, tuple(light)),
+                           Image.new("RGB", grey.size, tuple(dark)), grey)
+
+
+def _shade(rgb, k: float) -> tuple[int, int, int]:
+    return tuple(int(max(0, min(255, round(c * k)))) for c in rgb)  # type: ignore
+
+
+def _background(kind: str, seed: int, w: int, h: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    if kind == "plain":
+        return Image.new("RGB", (w, h), _pastel(rng))
+    if kind == "gradient":
+        return _gradient(w, h, _pastel(rng), _pastel(rng), vertical=bool(rng.random() < 0.6))
+    if kind == "noise":
+        base = _pastel(rng, sat=(0.1, 0.3), val=(0.85, 0.97))
+        return _colorize(_noise(rng, w, h), _shade(base, 0.86), _shade(base, 1.12))
+    if kind in ("sky_ground", "sky_water"):
+        horizon = max(1, min(h - 1, int(h * rng.uniform(0.38, 0.62))))
+        sky_top = (int(rng.integers(90, 140)), int(rng.integers(160, 200)), int(rng.integers(225, 250)))
+        sky_low = (int(rng.integers(195, 225)), int(rng.integers(225, 242)), 250)
+        out = Image.new("RGB", (w, h))
+        out.paste(_gradient(w, horizon, sky_top, sky_low), (0, 0))
+        lower = h - horizon
+        if kind == "sky_ground":
+            palette = [(150, 200, 110), (125, 185, 95), (200, 190, 140), (175, 150, 110), (185, 210, 140)]
+            base = palette[int(rng.integers(len(palette)))]
+            ground = _colorize(_noise(rng, w, lower), _shade(base, 0.88), _shade(base, 1.1))
+            out.paste(ground, (0, horizon))
+        else:
+            near = (int(rng.integers(40, 80)), int(rng.integers(110, 150)), int(rng.integers(170, 210)))
+            far = (int(rng.integers(110, 150)), int(rng.integers(180, 210)), int(rng.integers(220, 240)))
+            water = _gradient(w, lower, far, near)
+            # waves: the noise tile squashed vertically gives horizontal streaks
+            streak = _noise(rng, w, max(1, lower // 4) if lower >= 4 else lower).resize(
+                (w, lower), Image.Resampling.BILINEAR)
+            light = _colorize(streak, _shade(far, 0.9), (235, 245, 250))
+            out.paste(Image.blend(water, light, 0.22), (0, horizon))
+        return out
+    raise IconWorldError(f"unknown background {kind!r}; choose one of {', '.join(BACKGROUNDS)} or 'random'")
+
+
+# --------------------------------------------------------------------------- placement
+
+def _check_category(name: str) -> None:
+    if name not in CATEGORIES and name not in CHARACTERS:
+        close = difflib.get_close_matches(name, all_names(), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise IconWorldError(f"unknown icon-world category {name!r}{hint}")
+
+
+def _glyph_choices(name: str) -> tuple[str, ...]:
+    _check_category(name)
+    return CATEGORIES[name].glyphs if name in CATEGORIES else (CHARACTERS[name].glyph,)
+
+
+def _colorable(name: str) -> bool:
+    return name in CATEGORIES and CATEGORIES[name].colorable
+
+
+def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, width: int = 256,
+                      height: int = 256, allow_overlap: bool = False, recolor_prob: float = 0.0,
+                      size_range: tuple[int, int] = DEFAULT_SIZE_RANGE) -> list[Placement]:
+    """Random placements for `categories` (repeats allowed), in drawing order.
+
+    Sizes (longest side, px) are drawn from `size_range`; a glyph that does not fit is
+    shrunk, never below MIN_SIDE (or size_range[0] when that is smaller). Without overlap
+    the glyphs' opaque boxes are disjoint (1 px apart); with overlap every object keeps at
+    least half of its opaque pixels visible. Recolouring (probability `recolor_prob`, only
+    for colourable categories) shifts the hue so that the glyph's main colour becomes
+    another clearly named colour (`good_hues`); glyphs no shift can recolour stay as they are.
+    Raises IconWorldError when no layout is found.
+    """
+    cats = list(categories)
+    for c in cats:
+        _check_category(c)
+    lo, hi = int(size_range[0]), int(size_range[1])
+    if lo < 1 or hi < lo:
+        raise IconWorldError(f"size_range must be (min, max) with 1 <= min <= max, got {size_range}")
+    cap = min(width, height)
+    floor = max(1, min(MIN_SIDE, lo, cap))
+    for _restart in range(30):
+        out = _try_layout(rng, cats, width, height, allow_overlap, recolor_prob, lo, hi, floor, cap)
+        if out is not None:
+            return out
+    raise IconWorldError(f"cannot place {len(cats)} objects of {lo}-{hi} px in a {width}x{height} "
+                         f"image{'' if allow_overlap else ' without overlap'}; use fewer or smaller objects")
+
+
+def _try_layout(rng, cats, width, height, allow_overlap, recolor_prob, lo, hi, floor, cap):
+    placements: list[Placement] = []
+    boxes: list[tuple[int, int, int, int]] = []      # solid boxes in image coordinates
+    owner = np.full((height, width), -1, np.int16) if allow_overlap else None
+    visible = np.zeros(len(cats), np.int64)   # visible opaque pixels of each placed object
+    n_solid = np.zeros(len(cats), np.int64)
+    for i, cat in enumerate(cats):
+        choices = _glyph_choices(cat)
+        glyph = choices[int(rng.integers(len(choices)))]
+        size = min(int(rng.integers(lo, hi + 1)), cap)
+        flipped = bool(rng.random() < 0.5)
+        hue = 0.0
+        if recolor_prob > 0 and _colorable(cat) and rng.random() < recolor_prob:
+            hues = good_hues(glyph)
+            if hues:
+                hue = hues[int(rng.integers(len(hues)))]
+        placed = False
+        while not placed:
+            r = _raster(glyph, size, flipped, hue)
+            rw, rh = r.size
+            for _try in range(40):
+                if rw > width or rh > height:
+                    break
+                x, y = int(rng.integers(0, width - rw + 1)), int(rng.integers(0, height - rh + 1))
+                sx0, sy0, sx1, sy1 = r.solid_box
+                box = (x + sx0, y + sy0, x + sx1, y + sy1)
+                if not allow_overlap:
+                    if any(box[0] < b[2] + 1 and b[0] < box[2] + 1 and box[1] < b[3] + 1 and b[1] < box[3] + 1
+                           for b in boxes):
+                        continue
+                else:
+                    # overwriting pixels hides them from their owners: each earlier object
+                    # must keep at least half of its opaque pixels
+                    region = owner[y:y + rh, x:x + rw]
+                    under = region[r.solid]
+                    hidden = np.bincount(under[under >= 0], minlength=i)[:i]
+                    if i and np.any((visible[:i] - hidden) * 2 < n_solid[:i]):
+                        continue
+                    region[r.solid] = i
+                    visible[:i] -= hidden
+                    visible[i] = r.n_solid
+                    n_solid[i] = r.n_solid
+                boxes.append(box)
+                placements.append(Placement(cat, glyph, size, x, y, flipped, hue))
+                placed = True
+                break
+            if not placed:
+                if size <= floor:
+                    return None
+                size = max(floor, int(size * 0.85))
+    return placements
+
+
+# --------------------------------------------------------------------------- rendering
+
+def _size_word(longest: int, width: int, height: int) -> str:
+    rel = longest / float(np.sqrt(width * height))
+    if rel < _SMALL_BELOW:
+        return "small"
+    if rel >= _LARGE_FROM:
+        return "large"
+    return "medium"
+
+
+def render(placements: Sequence[Placement], *, width: int = 256, height: int = 256,
+           background: str = "random", seed: int = 0) -> tuple[Image.Image, Scene]:
+    """Draw `placements` in order (later ones on top) and annotate the result.
+
+    Unset placement fields (glyph, size, x, y) are drawn from `seed`, as is the background
+    when `background='random'`. Glyphs may extend past the image edge; they are clipped.
+    Objects left with no visible pixel (fully occluded or off the image) are not annotated.
+    Returns an RGB image with `image.info['iconworld'] = scene.to_json()`, and the scene.
+    """
+    width, height = int(width), int(height)
+    if width < 1 or height < 1:
+        raise IconWorldError(f"image size must be positive, got {width}x{height}")
+    rng = np.random.default_rng(seed)
+    if background == "random":
+        background = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    elif background not in BACKGROUNDS:
+        raise IconWorldError(f"unknown background {background!r}; choose one of "
+                             f"{', '.join(BACKGROUNDS)} or 'random'")
+    bg_seed = int(rng.integers(0, 2**31 - 1))
+    canvas = _background(background, bg_seed, width, height)
+    owner = np.full((height, width), -1, np.int16)
+    drawn: list[tuple[Placement, _Raster]] = []
+    scale = min(width, height) / 256.0
+    for i, p in enumerate(placements):
+        choices = _glyph_choices(p.category)
+        glyph = p.glyph if p.glyph is not None else choices[int(rng.integers(len(choices)))]
+        size = p.size if p.size is not None else int(rng.integers(
+            max(1, round(DEFAULT_SIZE_RANGE[0] * scale)), max(2, round(DEFAULT_SIZE_RANGE[1] * scale)) + 1))
+        if int(size) < 1:
+            raise IconWorldError(f"placement {i} ({p.category}): size must be at least 1 px, got {size}")
+        try:
+            r = _raster(_glyphs.canonical(glyph), int(size), bool(p.flipped), float(p.hue_shift))
+        except _glyphs.GlyphError as exc:
+            raise IconWorldError(f"placement {i} ({p.category}): {exc}") from None
+        rw, rh = r.size
+        x = p.x if p.x is not None else int(rng.integers(0, max(0, width - rw) + 1))
+        y = p.y if p.y is not None else int(rng.integers(0, max(0, height - rh) + 1))
+        x, y = int(x), int(y)
+        canvas.paste(r.image, (x, y), r.image)
+        cx0, cy0, cx1, cy1 = max(x, 0), max(y, 0), min(x + rw, width), min(y + rh, height)
+        if cx0 < cx1 and cy0 < cy1:
+            sub = r.solid[cy0 - y:cy1 - y, cx0 - x:cx1 - x]
+            owner[cy0:cy1, cx0:cx1][sub] = i
+        drawn.append((Placement(p.category, glyph, int(size), x, y, bool(p.flipped),
+                                float(p.hue_shift)), r))
+
+    objects: list[SceneObject] = []
+    n_colors = len(_COLOR_NAMES)
+    for i, (p, r) in enumerate(drawn):
+        rw, rh = r.size
+        cx0, cy0 = max(p.x, 0), max(p.y, 0)
+        cx1, cy1 = min(p.x + rw, width), min(p.y + rh, height)
+        if cx0 >= cx1 or cy0 >= cy1:
+            continue
+        local = owner[cy0:cy1, cx0:cx1] == i
+        rows = np.flatnonzero(local.any(1))
+        if len(rows) == 0:
+            continue
+        cols = np.flatnonzero(local.any(0))
+        bx0, by0 = cx0 + int(cols[0]), cy0 + int(rows[0])
+        bx1, by1 = cx0 + int(cols[-1]) + 1, cy0 + int(rows[-1]) + 1
+        mask = np.zeros((height, width), bool)
+        mask[cy0:cy1, cx0:cx1] = local
+        col = r.colors[cy0 - p.y:cy1 - p.y, cx0 - p.x:cx1 - p.x][local]
+        counts = np.bincount(col[col != 255], minlength=n_colors)[:n_colors]
+        color = _dominant(counts, _colorable(p.category))
+        # size: the whole glyph's opaque extent (before occlusion), clipped to the image
+        sx0, sy0, sx1, sy1 = r.solid_box
+        ux0, uy0 = max(p.x + sx0, 0), max(p.y + sy0, 0)
+        ux1, uy1 = min(p.x + sx1, width), min(p.y + sy1, height)
+        objects.append(SceneObject(category=p.category, glyph=p.glyph, box=(bx0, by0, bx1, by1),
+                                   mask=mask, color=color,
+                                   size=_size_word(max(ux1 - ux0, uy1 - uy0), width, height),
+                                   flipped=p.flipped, hue_shift=p.hue_shift))
+    scene = Scene(width=width, height=height, background=background, background_seed=bg_seed,
+                  objects=objects)
+    canvas.info[INFO_KEY] = scene.to_json()
+    return canvas, scene
+
+
+def random_scene(seed: int, *, n_objects: Union[int, tuple[int, int]] = (1, 8),
+                 categories: Optional[Sequence[str]] = None, width: int = 256, height: int = 256,
+                 **kw) -> tuple[Image.Image, Scene]:
+    """A random scene: `n_objects` (an int or an inclusive (min, max)) objects drawn with
+    replacement from `categories` (default: every category and character).
+
+    Keyword arguments go to `sample_placements` (allow_overlap, recolor_prob, size_range;
+    size_range defaults to (28, 72) scaled by min(width, height) / 256) and to `render`
+    (background).
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(n_objects, (int, np.integer)):
+        lo = hi = int(n_objects)
+    else:
+        lo, hi = (int(v) for v in n_objects)
+    if lo < 0 or hi < lo:
+        raise IconWorldError(f"n_objects must be an int or (min, max) with 0 <= min <= max, got {n_objects}")
+    pool = list(categories) if categories is not None else all_names()
+    if not pool:
+        raise IconWorldError("random_scene needs at least one category")
+    n = int(rng.integers(lo, hi + 1))
+    cats = [pool[int(k)] for k in rng.integers(0, len(pool), size=n)]
+    background = kw.pop("background", "random")
+    if "size_range" not in kw:
+        s = min(width, height) / 256.0
+        kw["size_range"] = (max(MIN_SIDE, round(DEFAULT_SIZE_RANGE[0] * s)),
+                            max(MIN_SIDE, round(DEFAULT_SIZE_RANGE[1] * s)))
+    unknown = set(kw) - {"allow_overlap", "recolor_prob", "size_range"}
+    if unknown:
+        raise TypeError(f"random_scene() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    placements = sample_placements(rng, cats, width=width, height=height, **kw)
+    return render(placements, width=width, height=height, background=background,
+                  seed=int(rng.integers(0, 2**31 - 1)))
+
+
+def save_png(image: Image.Image, path) -> None:
+    """Write `image` as PNG, keeping its icon-world annotation in the 'iconworld' text chunk."""
+    info = PngInfo()
+    text = image.info.get(INFO_KEY)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if isinstance(text, str):
+        info.add_text(INFO_KEY, text, zip=True)
+    image.save(path, format="PNG", pnginfo=info)
+
+
+def scene_of(image: Image.Image) -> Optional[Scene]:
+    """The scene recorded in `image.info['iconworld']`, or None when there is none.
+
+    A crop keeps its parent's scene (coordinates of the parent image); `visprog.values`
+    records the crop's frame in `image.info['visprog.frame']`.
+    """
+    text = getattr(image, "info", {}).get(INFO_KEY)
+    if not text:
+        return None
+    return Scene.from_json(text)

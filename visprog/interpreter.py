@@ -1,0 +1,166 @@
+"""The interpreter: checks a program, then runs it step by step against registered tools.
+
+`Execution` runs one program as a sequence of tool calls: `pending()` names the
+next call, `complete()` records its output. `execute()` drives one Execution;
+a batch engine can drive many and send the same tool's pending calls to its
+backend together, since every backend takes a list of calls.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+from .checker import check
+from .errors import CheckError, EvalError, ImageError, ToolError, ToolUnavailable, VisprogError
+from .images import load_image
+from .program import Program, Step, Var, parse
+from .registry import Backend, ImageCache, Registry, Tool, ToolContext
+
+
+def _located(exc: VisprogError, where: str) -> VisprogError:
+    """The same error with the step's location in front of its message."""
+    kind = type(exc) if type(exc) in (EvalError, ImageError, ToolError, ToolUnavailable) else ToolError
+    return kind(f"{where}: {exc}")
+
+
+@dataclass
+class StepTrace:
+    """What one step did, for the rationale."""
+
+    line: int
+    source: str
+    output: str
+    module: str  # canonical tool name
+    args: dict[str, Any]  # argument values as the tool received them
+    value: Any
+    backend: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Call:
+    """One pending tool call."""
+
+    step: Step
+    tool: Tool
+    backend: Backend
+    args: dict[str, Any]
+
+
+class Result:
+    """The outcome of a program: its value, the program, and the trace of every step."""
+
+    def __init__(self, value: Any, program: Program, trace: list[StepTrace],
+                 inputs: dict[str, Any], variables: dict[str, Any]):
+        self.value = value
+        self.program = program
+        self.trace = trace
+        self.inputs = inputs
+        self.variables = variables
+
+    def html(self, title: str = "visprog rationale") -> str:
+        """One self-contained HTML page showing every step."""
+        from .rationale import render_html
+        return render_html(self, title)
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return self.html()
+
+    def __repr__(self) -> str:
+        return f"Result(value={self.value!r}, steps={len(self.trace)})"
+
+
+class Execution:
+    """One program being run: state, trace and the next call."""
+
+    def __init__(self, program: Union[Program, str], images: Mapping[str, Any], *,
+                 registry: Optional[Registry] = None,
+                 backend: Union[None, str, dict[str, str]] = None):
+        if registry is None:
+            from .tools import registry
+        self.registry = registry
+        self.program = parse(program) if isinstance(program, str) else program
+        problems = [d for d in check(self.program, registry, inputs=images.keys())
+                    if d.severity == "error"]
+        if problems:
+            raise CheckError(problems)
+        self.inputs = {name: load_image(source, name) for name, source in images.items()}
+        self.variables: dict[str, Any] = dict(self.inputs)
+        self.backend_choice = backend
+        self.trace: list[StepTrace] = []
+        self.cache = ImageCache()
+        self._index = 0
+        self._result_name: Optional[str] = None
+
+    def pending(self) -> Optional[Call]:
+        """The next tool call, or None when the program has finished."""
+        if self._index >= len(self.program.steps):
+            return None
+        step = self.program.steps[self._index]
+        tool = self.registry.lookup(step.module)
+        args = {p.name: p.default for p in tool.params if not p.required}
+        for arg in step.args:
+            args[arg.name] = self._value(arg.value)
+        if tool.reads_variables:
+            args["variables"] = self.variables
+        try:
+            backend = tool.resolve_backend(self.backend_choice)
+        except VisprogError as exc:
+            raise _located(exc, f"line {step.line}") from None
+        return Call(step, tool, backend, args)
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, Var):
+            return self.variables[value.name]
+        if isinstance(value, list):
+            return [self._value(v) for v in value]
+        return value
+
+    def complete(self, call: Call, value: Any, seconds: float, notes: list[str]) -> None:
+        self.variables[call.step.output] = value
+        if call.tool.name == "Result":
+            self._result_name = call.step.output
+        shown = {k: v for k, v in call.args.items() if k != "variables"}
+        self.trace.append(StepTrace(call.step.line, call.step.text or str(call.step),
+                                    call.step.output, call.tool.name, shown, value,
+                                    call.backend.name, seconds, notes))
+        self._index += 1
+
+    def result(self) -> Result:
+        name = self._result_name or (self.program.steps[-1].output if self.program.steps else None)
+        value = self.variables.get(name) if name else None
+        return Result(value, self.program, self.trace, self.inputs, self.variables)
+
+
+def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[list[str]], float]:
+    """Run calls that share one tool and backend as a single batch; errors name the step."""
+    ctx = ToolContext(cache)
+    first = calls[0]
+    start = time.perf_counter()
+    try:
+        outputs = first.backend.run([c.args for c in calls], ctx)
+    except VisprogError as exc:
+        raise _located(exc, f"line {first.step.line} ({first.tool.name})") from exc
+    except Exception as exc:  # a tool failing on user data must not crash the caller
+        raise ToolError(f"line {first.step.line} ({first.tool.name}, backend "
+                        f"{first.backend.name!r}) failed: {type(exc).__name__}: {exc}") from exc
+    seconds = (time.perf_counter() - start) / len(calls)
+    if not isinstance(outputs, list) or len(outputs) != len(calls):
+        raise ToolError(f"{first.tool.name} backend {first.backend.name!r} returned "
+                        f"{type(outputs).__name__} instead of one output per call")
+    notes = [ctx.notes.get(i, []) for i in range(len(calls))]
+    return outputs, notes, seconds
+
+
+def execute(program: Union[Program, str], images: Mapping[str, Any], *,
+            registry: Optional[Registry] = None,
+            backend: Union[None, str, dict[str, str]] = None) -> Result:
+    """Check and run a program on named images; raises a VisprogError on any problem."""
+    run = Execution(program, images, registry=registry, backend=backend)
+    while (call := run.pending()) is not None:
+        outputs, notes, seconds = run_calls([call], run.cache)
+        run.complete(call, outputs[0], seconds, notes[0])
+    return run.result()

@@ -1,0 +1,256 @@
+"""The tool registry: each tool is declared once, and everything else is derived.
+
+A declaration is a Python function signature with type hints and a docstring:
+
+    @registry.declare(example="BOX0=Loc(image=IMAGE, object='dog')", aliases=("LOC",))
+    def Loc(image: Image, object: str) -> Objects:
+        '''Find every instance of `object` in the image.'''
+
+From it come the checker's rules (parameter names, required/optional, accepted
+value kinds), the planner's module documentation, REPL completion, the docs
+page and `visprog tools`. Implementations are *backends* attached to a tool.
+Every backend is batch-first: it receives a list of calls (dicts of argument
+values) and returns one output per call, so that a batch engine can gather the
+same tool's calls across many programs without touching the tool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+from PIL import Image as _PILImage
+
+from .errors import ToolUnavailable
+from .values import Objects, Points
+
+Image = _PILImage.Image
+Value = Union[bool, int, float, str]  # what Eval produces
+Batch = Callable[[list[dict], "ToolContext"], list]
+
+REQUIRED = inspect.Parameter.empty
+
+# Kinds are the checker's names for value types.
+_KIND_OF = {Image: "Image", Objects: "Objects", Points: "Points", str: "str", int: "int",
+            float: "float", bool: "bool", type(None): "None", Any: "any"}
+
+
+def kinds_of(annotation) -> frozenset[str]:
+    """The set of kind names an annotation accepts (unions and Optional expand)."""
+    if annotation in _KIND_OF:
+        return frozenset({_KIND_OF[annotation]})
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return frozenset().union(*(kinds_of(a) for a in typing.get_args(annotation)))
+    if origin is list and typing.get_args(annotation) == (str,):
+        return frozenset({"list[str]"})
+    raise TypeError(f"unsupported annotation in a tool declaration: {annotation!r}")
+
+
+def kind_name(kinds: frozenset[str]) -> str:
+    return " | ".join(sorted(kinds))
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kinds: frozenset[str]
+    default: Any = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def describe(self) -> str:
+        text = f"{self.name}: {kind_name(self.kinds)}"
+        return text if self.required else f"{text} = {self.default!r}"
+
+
+@dataclass
+class Backend:
+    name: str
+    run: Batch
+    description: str = ""
+    # Returns None when usable, else what is missing (package, weights, ...).
+    missing: Callable[[], Optional[str]] = lambda: None
+
+
+@dataclass
+class Tool:
+    name: str
+    params: tuple[Param, ...]
+    output: frozenset[str]
+    doc: str
+    example: str
+    aliases: tuple[str, ...] = ()
+    backends: dict[str, Backend] = field(default_factory=dict)
+    default_backend: Optional[str] = None
+    # Keyword-only parameters of the declaration are filled by the interpreter, not the
+    # program: `variables` receives the program's variables (Eval binds its {VAR}s from it).
+    reads_variables: bool = False
+
+    def param(self, name: str) -> Optional[Param]:
+        return next((p for p in self.params if p.name == name), None)
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def signature(self) -> str:
+        args = ", ".join(p.describe() for p in self.params)
+        return f"{self.name}({args}) -> {kind_name(self.output)}"
+
+    def describe(self) -> str:
+        """The module documentation given to planners and printed by `visprog tools`."""
+        return f"{self.signature()}\n    {inspect.cleandoc(self.doc)}\n    Example: {self.example}"
+
+    def backend(self, name: str, *, default: bool = False, description: str = "",
+                missing: Optional[Callable[[], Optional[str]]] = None):
+        """Decorator that attaches a batch implementation `fn(calls, ctx) -> outputs`."""
+        def attach(fn: Batch) -> Batch:
+            self.backends[name] = Backend(name, fn, description or (fn.__doc__ or "").strip(),
+                                          missing or (lambda: None))
+            if default or self.default_backend is None:
+                self.default_backend = name
+            return fn
+        return attach
+
+    def resolve_backend(self, choice: Union[None, str, dict] = None) -> Backend:
+        """Pick the backend for this tool: per-tool dict entry, then a global name, then the default."""
+        wanted = None
+        if isinstance(choice, dict):
+            wanted = choice.get(self.name)
+        elif isinstance(choice, str):
+            wanted = choice if choice in self.backends else None
+        if wanted is None:
+            env = os.environ.get("VISPROG_BACKEND")
+            wanted = env if env in self.backends else self.default_backend
+        if wanted is None:
+            raise ToolUnavailable(f"{self.name} has no backend installed yet; "
+                                  f"register one with @{self.name}.backend(...)")
+        backend = self.backends.get(wanted)
+        if backend is None:
+            raise ToolUnavailable(f"{self.name} has no backend named {wanted!r}; "
+                                  f"available: {', '.join(self.backends) or 'none'}")
+        problem = backend.missing()
+        if problem:
+            raise ToolUnavailable(f"{self.name} (backend {wanted!r}) cannot run: {problem}")
+        return backend
+
+
+def per_call(fn: Callable) -> Batch:
+    """Turn a one-call implementation into a batch one: a single call is a batch of one."""
+    def run(calls: list[dict], ctx: "ToolContext") -> list:
+        return [fn(**call) for call in calls]
+    run.__doc__ = fn.__doc__
+    return run
+
+
+class Registry:
+    def __init__(self):
+        self.tools: dict[str, Tool] = {}
+        self._names: dict[str, str] = {}  # lower-case name or alias -> canonical name
+
+    def declare(self, *, example: str, aliases: tuple[str, ...] = ()):
+        """Decorator: declare a tool from a typed signature and docstring (body unused)."""
+        def wrap(fn: Callable) -> Tool:
+            hints = typing.get_type_hints(fn)
+            signature = inspect.signature(fn).parameters.values()
+            params = tuple(Param(p.name, kinds_of(hints[p.name]), p.default)
+                           for p in signature if p.kind is not p.KEYWORD_ONLY)
+            context = {p.name for p in signature if p.kind is p.KEYWORD_ONLY}
+            if context - {"variables"}:
+                raise TypeError(f"{fn.__name__}: unknown context parameters {context - {'variables'}}")
+            tool = Tool(fn.__name__, params, kinds_of(hints["return"]), fn.__doc__ or "",
+                        example, tuple(aliases), reads_variables="variables" in context)
+            self.add(tool)
+            return tool
+        return wrap
+
+    def tool(self, *, example: str, aliases: tuple[str, ...] = ()):
+        """Decorator: declare a tool whose body is its per-call 'builtin' implementation."""
+        def wrap(fn: Callable) -> Tool:
+            tool = self.declare(example=example, aliases=aliases)(fn)
+            tool.backend("builtin", description="built in, needs no model")(per_call(fn))
+            return tool
+        return wrap
+
+    def add(self, tool: Tool) -> None:
+        for name in (tool.name, *tool.aliases):
+            key = name.lower()
+            if key in self._names and self._names[key] != tool.name:
+                raise ValueError(f"tool name {name!r} is already taken by {self._names[key]}")
+            self._names[key] = tool.name
+        self.tools[tool.name] = tool
+
+    def lookup(self, name: str) -> Optional[Tool]:
+        """Case-insensitive lookup by canonical name or alias."""
+        canonical = self._names.get(name.lower())
+        return self.tools.get(canonical) if canonical else None
+
+    def closest(self, name: str) -> Optional[str]:
+        """The canonical name most like `name`, for 'did you mean' messages."""
+        match = difflib.get_close_matches(name.lower(), list(self._names), n=1, cutoff=0.5)
+        return self._names[match[0]] if match else None
+
+    def __iter__(self):
+        return iter(self.tools.values())
+
+    def __contains__(self, name: str) -> bool:
+        return self.lookup(name) is not None
+
+    def copy(self) -> "Registry":
+        """An independent registry (tools and backend tables copied), e.g. for test doubles."""
+        new = Registry()
+        for tool in self:
+            new.add(dataclasses.replace(tool, backends=dict(tool.backends)))
+        return new
+
+    @property
+    def version(self) -> str:
+        """Changes whenever a declaration changes: planners key their caches on it."""
+        import hashlib
+        text = "\n".join(t.describe() for t in sorted(self, key=lambda t: t.name))
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def documentation(self) -> str:
+        return "\n\n".join(t.describe() for t in self)
+
+
+@dataclass
+class ToolContext:
+    """What the interpreter hands a backend besides the calls."""
+
+    cache: "ImageCache"
+    notes: dict[int, list[str]] = field(default_factory=dict)  # call index -> rationale notes
+
+    def note(self, index: int, text: str) -> None:
+        """Explain, in the rationale, how call `index` reached its answer."""
+        self.notes.setdefault(index, []).append(text)
+
+
+class ImageCache:
+    """Per-run cache keyed by image content, so features computed once are reused by later steps."""
+
+    def __init__(self):
+        self._store: dict[tuple[str, str], Any] = {}
+
+    @staticmethod
+    def digest(image: Image) -> str:
+        import hashlib
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{image.mode}{image.size}".encode())
+        h.update(image.tobytes())
+        return h.hexdigest()
+
+    def get(self, image: Image, key: str, compute: Callable[[], Any]) -> Any:
+        slot = (self.digest(image), key)
+        if slot not in self._store:
+            self._store[slot] = compute()
+        return self._store[slot]
