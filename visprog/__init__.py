@@ -4,8 +4,11 @@
     problems = visprog.check(program)
     result = visprog.execute(program, {"IMAGE": "photo.png"})
     result.value, result.trace, result.html()
+
+    result = visprog.run("How many dogs are there?", {"IMAGE": "photo.png"})  # plans first
 """
 
+from .api import run
 from .checker import Diagnostic, check
 from .errors import (CheckError, DatasetError, EvalError, ImageError, PlannerError, ProgramError,
                      ToolError, ToolUnavailable, VisprogError)
@@ -13,6 +16,6 @@ from .interpreter import Execution, Result, execute
 from .program import Program, parse
 from .values import Obj, Objects, Points
 
-__all__ = ["parse", "check", "execute", "Program", "Diagnostic", "Result", "Execution", "Obj",
+__all__ = ["run", "parse", "check", "execute", "Program", "Diagnostic", "Result", "Execution", "Obj",
            "Objects", "Points", "VisprogError", "ProgramError", "CheckError", "EvalError",
            "ImageError", "ToolError", "ToolUnavailable", "PlannerError", "DatasetError"]

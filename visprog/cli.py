@@ -14,7 +14,7 @@ from .errors import VisprogError
 
 
 # Modules that add their own subcommands (`data`, `train`, `run`, `repl`, ...).
-COMMAND_MODULES: list[str] = ["visprog.iconworld.cli"]
+COMMAND_MODULES: list[str] = ["visprog.iconworld.cli", "visprog.planners.cli", "visprog.repl"]
 
 
 def _load_plugin(spec: str) -> None:

@@ -22,6 +22,7 @@ h1{font-size:20px} .step{background:#fff;border:1px solid #ddd;border-radius:8px
 .meta{color:#666;font-size:12px} table{border-collapse:collapse} td{padding:2px 8px;vertical-align:top}
 .value{font-family:ui-monospace,monospace;white-space:pre-wrap} .final{font-size:18px;font-weight:600}
 .notes{color:#555;font-style:italic} img{border:1px solid #ccc;border-radius:4px;margin:2px}
+.body{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap;margin-top:6px}
 """
 
 
@@ -77,8 +78,9 @@ def render_html(result, title: str) -> str:
         parts.append(
             f"<div class='step'><div class='src'>{step.line}: {escape(step.source)}</div>"
             f"<div class='meta'>{escape(step.module)} · backend {escape(step.backend)} · "
-            f"{step.seconds * 1000:.1f} ms</div><table>{rows}</table>"
-            f"<div><b>{escape(step.output)}</b> = {render_value(step.value, context)}</div>{notes}</div>")
+            f"{step.seconds * 1000:.1f} ms</div><div class='body'><table>{rows}</table>"
+            f"<div><b>{escape(step.output)}</b> = {render_value(step.value, context)}</div></div>"
+            f"{notes}</div>")
     parts.append(f"<div class='step final'>Result: {render_value(result.value)}</div></body></html>")
     return "".join(parts)
 

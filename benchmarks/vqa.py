@@ -1,0 +1,192 @@
+"""Benchmark the in-repo LLaVA-style model (visprog/weights/llava.safetensors) on icon-world
+scenes from seeds never used in training (llava.BENCH_SEED_BASE + i).
+
+    .venv/bin/python benchmarks/vqa.py [--n 200] [--threads 1] [--json out.json]
+
+Prints a table:
+- counting: 'How many X are in the image?' with 0-8 instances of X among 2-5 distractors
+  (cluttered, 24-48 px objects); exact match, asked directly and by pointing ('Count the X.'),
+  and through the Vqa backend (which counts by pointing)
+- yes/no existence and spatial relations; attribute (colour, size) and supercategory
+- pointing ('Point to the X.'): share of predicted points inside a ground-truth box of X,
+  share of instances whose box receives a point
+- NLVR baseline: 'Is this statement true?' on two scenes side by side (answer_statement)
+- latency of one Vqa answer on a 256x256 image; batched (64 questions) vs one at a time
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def count_scene(seed: int):
+    """Cluttered counting scene: (image, scene, target, k)."""
+    from visprog.iconworld import catalog
+    from visprog.iconworld.render import render, sample_placements
+    rng = np.random.default_rng(seed)
+    cats = list(catalog.CATEGORIES)
+    names = catalog.all_names()
+    target = cats[int(rng.integers(len(cats)))]
+    k = int(rng.integers(0, 9))
+    others = [n for n in names if n != target]
+    d = int(rng.integers(2, 6))
+    items = [target] * k + [others[int(i)] for i in rng.integers(0, len(others), size=d)]
+    rng.shuffle(items)
+    placements = sample_placements(rng, items, recolor_prob=0.5, size_range=(24, 48))
+    image, scene = render(placements, seed=int(rng.integers(2 ** 31 - 1)))
+    return image, scene, target, sum(o.category == target for o in scene.objects)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=200, help="questions per row")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+
+    import torch
+    torch.set_num_threads(args.threads)
+    from visprog.iconworld import catalog
+    from visprog.models import llava
+    from visprog.models.pointing import parse_count, parse_points
+    from visprog.registry import ImageCache, ToolContext
+    model = llava.load(args.weights)
+    base = llava.BENCH_SEED_BASE
+    rows: list[tuple[str, str, str]] = []
+    results: dict = {}
+
+    def row(name, value, goal, fmt="{:.1%}"):
+        rows.append((name, fmt.format(value) if isinstance(value, float) else str(value), goal))
+        results[name] = value
+        print(f"  {name}: {rows[-1][1]} (goal {goal})", flush=True)
+
+    # --- counting
+    items = [count_scene(base + i) for i in range(args.n)]
+    images = [im for im, _, _, _ in items]
+    truth = [k for _, _, _, k in items]
+    plurals = [catalog.plural_of(t) for _, _, t, _ in items]
+    direct = model.answer(images, [f"How many {p} are in the image?" for p in plurals])
+    by_point = model.answer(images, [f"Count the {p}." for p in plurals])
+    acc_direct = float(np.mean([a == str(k) for a, k in zip(direct, truth)]))
+    acc_point = float(np.mean([parse_count(a) == k for a, k in zip(by_point, truth)]))
+    row("counting 0-8, cluttered, asked directly", acc_direct, ">= 97%")
+    row("counting 0-8, cluttered, by pointing", acc_point, ">= 97%")
+    from visprog.backends import vqa as backend
+    backend._models["llava"] = model
+    ctx = ToolContext(ImageCache())
+    via = backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}
+                       for im, p in zip(images, plurals)], ctx)
+    row("counting via the Vqa backend", float(np.mean([a == str(k) for a, k in zip(via, truth)])), ">= 97%")
+    per_k = {}
+    for a, k in zip(by_point, truth):
+        per_k.setdefault(k, []).append(parse_count(a) == k)
+    results["counting_by_pointing_per_k"] = {k: round(float(np.mean(v)), 3) for k, v in sorted(per_k.items())}
+    print("  by pointing, per k:", results["counting_by_pointing_per_k"])
+
+    # --- pointing (the counting scenes with k >= 1, plus mixed scenes)
+    inside = total_pts = hit = total_inst = 0
+    point_items = [(im, sc, t) for im, sc, t, k in items if k > 0]
+    replies = model.answer([im for im, _, _ in point_items],
+                           [f"Point to the {catalog.plural_of(t)}." for _, _, t in point_items])
+    for (im, sc, t), reply in zip(point_items, replies):
+        pts = parse_points(reply, im.width, im.height)
+        boxes = [o.box for o in sc.objects if o.category == t]
+        total_pts += len(pts)
+        inside += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x, y in pts)
+        total_inst += len(boxes)
+        hit += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for x, y in pts) for b in boxes)
+    row("pointing: points inside a GT box", inside / max(total_pts, 1), ">= 97%")
+    row("pointing: instances receiving a point", hit / max(total_inst, 1), ">= 97%")
+
+    # --- question forms on mixed scenes
+    rng = random.Random(0)
+    recs, ims = [], []
+    for i in range(args.n):
+        image, scene, kind = llava.make_scene(base + 100_000 + i, kind="mixed" if i % 2 else "count")
+        recs.append(llava.scene_record(scene))
+        ims.append(image)
+
+    def form_accuracy(forms):
+        qs, ans, imgs = [], [], []
+        for rec, im in zip(recs, ims):
+            for _, q, a in llava.questions(rec, rng, 1, forms=forms):
+                qs.append(q)
+                ans.append(a)
+                imgs.append(im)
+        out = model.answer(imgs, qs)
+        return float(np.mean([o == a for o, a in zip(out, ans)])), len(qs)
+
+    for name, forms, goal in [("yes/no existence", ["exist"], ">= 97%"),
+                              ("yes/no spatial relations", ["relation"], ">= 97%"),
+                              ("attribute (colour, size)", ["color", "size"], ">= 90%"),
+                              ("supercategory", ["super"], ">= 90%")]:
+        acc, n = form_accuracy(forms)
+        row(f"{name} (n={n})", acc, goal)
+
+    # --- NLVR baseline: answer_statement on two scenes side by side
+    lefts, rights, sts, gold = [], [], [], []
+    for i in range(0, min(len(recs), args.n) - 1, 2):
+        for st, a in llava.statements(recs[i], recs[i + 1], rng, 2):
+            lefts.append(ims[i])
+            rights.append(ims[i + 1])
+            sts.append(st)
+            gold.append(a == "yes")
+    pred = llava.answer_statements(lefts, rights, sts, model)
+    row(f"NLVR baseline answer_statement (n={len(sts)}, {np.mean(gold):.0%} true)",
+        float(np.mean([p == g for p, g in zip(pred, gold)])), "documented")
+
+    # --- latency and batching
+    image = images[0]
+    q = "Is there a dog in the image?"
+    for _ in range(3):
+        backend.vqa([{"image": image, "question": q}], ToolContext(ImageCache()))
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        backend.vqa([{"image": image, "question": q}], ToolContext(ImageCache()))
+        times.append(time.perf_counter() - t0)
+    row("latency, one Vqa answer (yes/no), 256x256, median", float(np.median(times)) * 1000, "<= 50 ms",
+        fmt="{:.1f} ms")
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        backend.vqa([{"image": image, "question": f"How many {plurals[0]} are there?"}],
+                    ToolContext(ImageCache()))
+        times.append(time.perf_counter() - t0)
+    row("latency, one count answered by pointing, median", float(np.median(times)) * 1000, "-",
+        fmt="{:.1f} ms")
+    calls = [{"image": images[i % len(images)], "question": f"Is there {'an' if plurals[i % len(images)][0] in 'aeiou' else 'a'} "
+              f"{items[i % len(items)][2]}?"} for i in range(64)]
+    t0 = time.perf_counter()
+    backend.vqa(calls, ToolContext(ImageCache()))
+    batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for c in calls:
+        backend.vqa([c], ToolContext(ImageCache()))
+    single = time.perf_counter() - t0
+    row("batched 64 questions vs one at a time (throughput)", single / batched, ">= 5x", fmt="{:.1f}x")
+
+    print()
+    w = max(len(r[0]) for r in rows)
+    print(f"| {'metric'.ljust(w)} | value | goal |")
+    print(f"| {'-' * w} | --- | --- |")
+    for name, value, goal in rows:
+        print(f"| {name.ljust(w)} | {value} | {goal} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

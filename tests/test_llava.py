@@ -1,0 +1,160 @@
+"""The LLaVA-style model: a tiny config trains, generation is consistent, the tokenizer never fails."""
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from visprog.models import llava
+from visprog.models.tokenizer import BOS, EOS, Tokenizer
+
+
+@pytest.fixture(scope="module")
+def pool():
+    arrays, records = llava.build_pool(range(llava.TRAIN_SEED_BASE, llava.TRAIN_SEED_BASE + 12), size=64)
+    return arrays, records
+
+
+@pytest.fixture(scope="module")
+def tiny(pool):
+    torch.manual_seed(0)
+    _, records = pool
+    tok = llava.train_tokenizer(records, 400)
+    cfg = llava.LlavaConfig(vision="random-clip", image_size=64, vision_grid=8, vision_width=16,
+                            proj_hidden=32, vocab_size=tok.vocab_size, n_layer=2, n_head=2,
+                            n_embd=32, block_size=160, max_answer=12)
+    model = llava.LLaVA(cfg, tok)
+    model.attach_tower(llava.make_tower(cfg))
+    return model.eval()
+
+
+def test_tokenizer_handles_anything(tiny):
+    tok = tiny.tokenizer
+    for text in ["How many dogs are there?", "a zorblax quuxed the 🐕‍🦺 and 🧑‍🚀!",
+                 "Ünïcödé ключ 中文 ", "", '<point x="61.5" y="40.6" alt="dog">dog</point>']:
+        ids = tok.encode(text)
+        assert all(0 <= i < tok.vocab_size for i in ids)
+        assert tok.decode(ids) == text
+    assert tok.decode([BOS, EOS] + tok.encode("yes")) == "yes"
+    again = Tokenizer.from_json(tok.to_json())
+    assert again.encode("a zorblax 🐕") == tok.encode("a zorblax 🐕")
+
+
+def test_a_few_training_steps_lower_the_loss(tiny, pool):
+    images, records = pool
+    model = llava.LLaVA(tiny.config, tiny.tokenizer)
+    model.attach_tower(tiny.tower)
+    data = llava.Data(images, records)
+    data.compute_features(model, log=lambda *a: None)
+    assert data.feats.shape == (12, 16, 64)
+    tc = llava.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25)
+    rng = random.Random(0)
+    batch = llava.make_batch(model, data, rng, tc, stage=3)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    losses = []
+    for _ in range(12):
+        _, loss = model(*batch[:4])
+        loss = loss + model.grounding_loss(batch[0][:4], batch[4])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    # the stage loop itself, for a moment, each stage
+    tc = llava.TrainConfig(batch=2, turns=2, text_tokens=60, minutes=0.02, log_every=1000)
+    history = llava.train(model, data, tc, log=lambda *a: None)
+    assert set(history) == {"stage1", "stage2", "stage3"}
+
+
+def test_packed_turns_equal_single_turns(tiny, pool):
+    """A turn packed after another sees only the image and itself: same logits as alone."""
+    images, _ = pool
+    feats = tiny.image_features(torch.from_numpy(images[:1]).permute(0, 3, 1, 2).float() / 255)
+    tok = tiny.tokenizer
+    turns = [("How many dogs are there?", "3"), ("Is there a cat?", "no")]
+    ids, segs, tgts = llava.collate([llava.encode_turns(tok, turns)])
+    packed, _ = tiny(feats, ids, segs)
+    ids2, segs2, _ = llava.collate([llava.encode_turns(tok, turns[1:])])
+    alone, _ = tiny(feats, ids2, segs2)
+    n = ids2.shape[1]
+    assert torch.allclose(packed[0, -n:], alone[0], atol=1e-4)
+
+
+def _prompts(model):
+    return [model.prompt_ids(q) for q in
+            ["How many dogs are there?", "Point to the cats.", "Is there a red car in the image?"]]
+
+
+def test_kv_cache_generation_equals_no_cache(tiny, pool):
+    images, _ = pool
+    feats = tiny.image_features(torch.from_numpy(images[:3]).permute(0, 3, 1, 2).float() / 255)
+    prompts = _prompts(tiny)
+    with_cache = tiny.generate(feats, prompts, max_new_tokens=10, use_cache=True)
+    without = tiny.generate(feats, prompts, max_new_tokens=10, use_cache=False)
+    assert with_cache == without
+    assert all(len(o) > 0 for o in with_cache)
+
+
+def test_batched_equals_unbatched(tiny, pool):
+    images, _ = pool
+    feats = tiny.image_features(torch.from_numpy(images[:3]).permute(0, 3, 1, 2).float() / 255)
+    prompts = _prompts(tiny)
+    batched = tiny.generate(feats, prompts, max_new_tokens=10)
+    single = [tiny.generate(feats[i:i + 1], [p], max_new_tokens=10)[0] for i, p in enumerate(prompts)]
+    assert batched == single
+
+
+def test_answer_and_save_load_roundtrip(tiny, tmp_path):
+    ims = [Image.new("RGB", (80, 60), (250, 250, 250)), Image.new("RGB", (256, 256), (10, 200, 10))]
+    qs = ["What color is the dog? 🐕", "Describe the image."]
+    answers = tiny.answer(ims, qs)
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    path = str(tmp_path / "tiny.safetensors")
+    llava.save(tiny, path, {"seed": 0})
+    again = llava.load(path)
+    assert again.answer(ims, qs) == answers
+
+
+def test_questions_cover_every_form(pool):
+    _, records = pool
+    rng = random.Random(1)
+    kinds = set()
+    for rec in records * 5:
+        for kind, q, a in llava.questions(rec, rng, 12):
+            kinds.add(kind)
+            assert q and a
+    assert {"count", "exist", "point", "count_point", "color", "size", "relation", "super",
+            "describe"} <= kinds
+    st = llava.statements(records[0], records[1], rng, 8)
+    assert all(a in ("yes", "no") for _, a in st)
+
+
+def test_backends_with_a_tiny_model(tiny, monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.registry import ImageCache, ToolContext
+    from visprog.values import Points
+    monkeypatch.setitem(backend._models, "llava", tiny)
+    monkeypatch.setattr(backend, "_missing", lambda: None)
+    ctx = ToolContext(ImageCache())
+    im = Image.new("RGB", (200, 100), (240, 240, 240))
+    answers = backend.vqa([{"image": im, "question": "How many dogs are there?"},
+                           {"image": im, "question": "Is there a cat?"}], ctx)
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    points = backend.point([{"image": im, "object": "dog"}], ctx)
+    assert isinstance(points[0], Points)
+    assert all(0 <= x <= 200 and 0 <= y <= 100 for x, y in points[0])
+
+
+@pytest.mark.skipif(not os.path.exists(llava.__file__.replace("models/llava.py", "weights/llava.safetensors")),
+                    reason="bundled weights not trained yet")
+def test_bundled_weights_count_a_simple_scene():
+    from visprog.iconworld.render import render, sample_placements
+    model = llava.load()
+    rng = np.random.default_rng(123)
+    image, scene = render(sample_placements(rng, ["dog", "dog", "tree"]), seed=1)
+    answers = model.answer([image, image], ["How many dogs are there?", "Is there a tree?"])
+    assert answers == ["2", "yes"]

@@ -1,0 +1,69 @@
+"""Molmo's pointing format: writing and forgiving parsing."""
+
+import pytest
+
+from visprog.models.pointing import (NONE_TEXT, format_count, format_points, parse_count,
+                                     parse_percent, parse_points)
+
+
+def test_one_point():
+    text = format_points([(157.0, 104.0)], 256, 256, "dog")
+    assert text == '<point x="61.3" y="40.6" alt="dog">dog</point>'
+    (x, y), = parse_points(text, 256, 256)
+    assert abs(x - 157) < 0.2 and abs(y - 104) < 0.2
+
+
+def test_many_points_sorted_by_x_then_y():
+    text = format_points([(100, 50), (20, 90), (20, 10)], 200, 100, "dog", "dogs")
+    assert text == ('<points x1="10.0" y1="10.0" x2="10.0" y2="90.0" x3="50.0" y3="50.0" '
+                    'alt="dogs">dogs</points>')
+    assert parse_points(text, 200, 100) == [(20.0, 10.0), (20.0, 90.0), (100.0, 50.0)]
+
+
+def test_none():
+    assert format_points([], 256, 256, "dogs") == NONE_TEXT
+    assert parse_points(NONE_TEXT, 256, 256) == []
+    assert parse_count(NONE_TEXT) == 0
+
+
+def test_molmo_example_and_other_frames():
+    text = '<point x="61.5" y="40.6" alt="dog">dog</point>'
+    assert parse_points(text, 100, 200) == [(61.5, 81.2)]
+    assert parse_percent(text) == [(61.5, 40.6)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('<points x1="10" y1="20" x2="30" alt="a">a</points>', [(10.0, 20.0)]),          # x2 has no y2
+    ('<points x1="10" y1="20" x2="abc" y2="5" alt="a">a</points>', [(10.0, 20.0)]),  # not a number
+    ('<points x1="120.0" y1="20" x2="30" y2="40" alt="a">a</points>', [(30.0, 40.0)]),  # out of range
+    ('<point x="-1" y="5">a</point>', []),
+    ('<point x="nan" y="5">a</point>', []),
+    ('<point x="inf" y="5">a</point>', []),
+    ("<point x='12.5' y='7'>a</point>", [(12.5, 7.0)]),                               # single quotes
+    ("<point x=12.5 y=7>a</point>", [(12.5, 7.0)]),                                   # unquoted
+    ('<POINT X="1" Y="2">a</POINT>', [(1.0, 2.0)]),
+    ('<point x="1" y="2"', []),                                                       # unclosed tag
+    ('<point y="2" x="1">a</point>', [(1.0, 2.0)]),                                   # order
+    ('blah <point x="1" y="2">a</point> and <point x="3" y="4">b</point>', [(1.0, 2.0), (3.0, 4.0)]),
+    ("", []),
+    (None, []),
+    ("There are 3 dogs.", []),
+    ('<points x1="100" y1="0" alt="edge">edge</points>', [(100.0, 0.0)]),
+])
+def test_parse_edge_cases(text, expected):
+    assert parse_percent(text) == expected
+
+
+def test_points_clipped_to_the_image_when_formatting():
+    text = format_points([(300, -5)], 256, 256, "x")
+    assert parse_percent(text) == [(100.0, 0.0)]
+
+
+def test_counting_by_pointing():
+    text = format_count([(10, 10), (50, 60), (90, 20)], 100, 100, "dog", "dogs")
+    assert text.startswith("Counting the <points ") and text.endswith("shows a total of 3.")
+    assert parse_count(text) == 3
+    assert len(parse_points(text, 100, 100)) == 3
+    assert parse_count('<points x1="1" y1="2" x2="3" y2="4">d</points>') == 2
+    assert parse_count("I cannot tell.") is None
+    assert format_count([], 10, 10, "dog") == NONE_TEXT

@@ -1,0 +1,1 @@
+"""Integrations with other frameworks (imported on demand: `visprog.integrations.langchain`)."""
