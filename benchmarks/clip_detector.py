@@ -289,7 +289,6 @@ def main(argv=None):
     p.add_argument("--skip", default="", help="comma-separated sections to skip")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    import visprog.backends  # noqa: F401  (registers the backends)
     from visprog.models import load
     skip = set(args.skip.split(","))
     clip = load("clip")

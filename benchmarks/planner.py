@@ -74,7 +74,6 @@ def main(argv=None) -> int:
 
     import torch
     torch.set_num_threads(args.threads)
-    import visprog.iconworld.oracle  # noqa: F401
     from visprog.iconworld import tasks
     from visprog.models import planner as P
     from visprog.planners.tasks import detect_task

@@ -6,7 +6,9 @@ import torch
 
 from visprog.models import clip as C
 from visprog.models import detector as D
-from tests.test_clip import TINY
+
+TINY = dict(image_size=32, widths=(8, 16, 16), depths=(1, 1, 1), token_width=16, embed_dim=32,
+            text_head_width=16, crop_scenes=2, pair_scenes=3, max_steps=2, minutes=1.0, warmup=1)
 
 
 def _scene(seed=3):

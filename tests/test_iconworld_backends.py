@@ -13,7 +13,6 @@ from visprog.registry import ImageCache, ToolContext
 from visprog.tools import registry
 from visprog.values import Obj, Objects
 
-import visprog.backends  # noqa: F401  (registers iconworld and pretrained)
 import visprog.backends.iconworld as B
 
 

@@ -23,16 +23,6 @@ def _scene(tmp_path):
     return path, scene
 
 
-def _repl_command():
-    """`visprog repl` once the CLI has it, else `python -m visprog.repl`."""
-    try:
-        from visprog.cli import build_parser
-        build_parser().parse_args(["repl"])
-        return ["-m", "visprog", "repl"]
-    except (SystemExit, ImportError):
-        return ["-m", "visprog.repl"]
-
-
 def test_repl_in_a_terminal(tmp_path):
     png, scene = _scene(tmp_path)
     category = scene.objects[0].category
@@ -40,7 +30,7 @@ def test_repl_in_a_terminal(tmp_path):
     env = dict(os.environ, TERM="xterm", VISPROG_HISTORY=str(tmp_path / "history"),
                VISPROG_INLINE="0", PROMPT_TOOLKIT_NO_CPR="1", PYTHONPATH=str(ROOT), COLUMNS="200", LINES="50")
     env.pop("TERM_PROGRAM", None)
-    child = pexpect.spawn(sys.executable, [*_repl_command(), f"IMAGE={png}", "--backend", "oracle",
+    child = pexpect.spawn(sys.executable, [*["-m", "visprog", "repl"], f"IMAGE={png}", "--backend", "oracle",
                                            "--preview-dir", str(tmp_path / "previews")],
                           env=env, cwd=str(tmp_path), timeout=60, encoding="utf-8",
                           dimensions=(50, 200))
@@ -78,7 +68,7 @@ def test_repl_in_a_terminal(tmp_path):
     saved = (tmp_path / "session.vp").read_text()
     assert "ANSWER0=Count(box=BOX0)" in saved
     assert "ANSWER2" not in saved
-    proc = subprocess.run([sys.executable, "-m", "visprog", "--plugin", "visprog.iconworld.oracle",
+    proc = subprocess.run([sys.executable, "-m", "visprog",
                            "exec", str(tmp_path / "session.vp"), f"IMAGE={png}",
                            "--backend", "oracle", "--json"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -3,7 +3,6 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-import visprog.iconworld.oracle  # noqa: F401  (registers the oracle backend)
 from visprog.api import run
 from visprog.errors import PlannerError, ToolError
 from visprog.iconworld import tasks

@@ -69,13 +69,6 @@ def model_backends(registry=None, *, log=None) -> dict:
     """Per-tool backends for running offline: each tool's own default (the in-repo models,
     model-free builtins) where it is usable, else the icon-world oracle. `log` (e.g. print)
     is told about every tool that falls back to the oracle and why."""
-    import importlib
-    for module in ("visprog.backends", "visprog.backends.vqa"):  # models first: they are defaults
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass
-    import visprog.iconworld.oracle  # noqa: F401
     if registry is None:
         from .tools import registry
     choice = {}

@@ -13,8 +13,10 @@ from typing import Any, Optional
 from .errors import VisprogError
 
 
-# Modules that add their own subcommands (`data`, `train`, `run`, `repl`, ...).
-COMMAND_MODULES: list[str] = ["visprog.iconworld.cli", "visprog.planners.cli", "visprog.repl"]
+# Modules that add their own subcommands (`data`, `run`, `repl`, `docs`) with
+# `add_commands(sub)`, and the models each adds to `visprog train` with `add_train_commands(sub)`.
+COMMAND_MODULES = ["visprog.iconworld.cli", "visprog.planners.cli", "visprog.repl"]
+TRAIN_MODULES = ["visprog.models.cli", "visprog.models.vqa_cli", "visprog.planners.cli"]
 
 
 def _load_plugin(spec: str) -> None:
@@ -146,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
+    train = sub.add_parser("train", help="train an in-repo model on the icon world")
+    models = train.add_subparsers(dest="model", required=True)
+    for module in TRAIN_MODULES:
+        importlib.import_module(module).add_train_commands(models)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -122,7 +123,7 @@ def _with_back_link(page: str) -> str:
     return page.replace("<body>", "<body><p><a href='../index.html'>&larr; index</a></p>", 1)
 
 
-def write_index(results, out_dir, title: str = "visprog run") -> "Path":
+def write_index(results, out_dir, title: str = "visprog run") -> Path:
     """Write one rationale page per item and an index page linking them all, failures first.
 
     `results` holds `(item_id, ok, outcome)` or `(item_id, ok, outcome, extra)`: `ok` says
@@ -130,7 +131,6 @@ def write_index(results, out_dir, title: str = "visprog run") -> "Path":
     error string when it did not run, and `extra` an optional dict shown on the index
     (question, expected answer, ...). Pages go to `out_dir/items/`; returns the index path.
     """
-    from pathlib import Path
     out = Path(out_dir)
     items_dir = out / "items"
     items_dir.mkdir(parents=True, exist_ok=True)

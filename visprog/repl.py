@@ -10,7 +10,7 @@ program is always a valid program (a bad line is refused and changes nothing), s
 `:save FILE` writes it and `visprog exec FILE IMAGE=photo.png` gives the same value.
 
 The core (`Session`: state, line execution, commands) needs no terminal and is
-what the tests drive; `main()` wraps it in a prompt_toolkit UI with completion,
+what the tests drive; `interact()` wraps it in a prompt_toolkit UI with completion,
 syntax highlighting and history.
 """
 
@@ -22,7 +22,6 @@ import dataclasses
 import os
 import re
 import shlex
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,10 +395,7 @@ class Session:
 
     def exec_command(self, path: str = "FILE") -> str:
         """The shell command that reruns the saved session program."""
-        plugins = list(self.plugins)
-        if "oracle" in _backend_names(self.backend) and "visprog.iconworld.oracle" not in plugins:
-            plugins.append("visprog.iconworld.oracle")
-        parts = ["visprog"] + [f"--plugin {shlex.quote(p)}" for p in plugins]
+        parts = ["visprog"] + [f"--plugin {shlex.quote(p)}" for p in self.plugins]
         parts += ["exec", shlex.quote(path)]
         parts += [shlex.quote(f"{n}={self.sources.get(n, '<path>')}") for n in self.inputs]
         if isinstance(self.backend, str):
@@ -410,7 +406,7 @@ class Session:
         return " ".join(parts)
 
     def save_text(self, path: str = "FILE") -> str:
-        header = [f"# visprog session program; rerun with:", f"#   {self.exec_command(path)}"]
+        header = ["# visprog session program; rerun with:", f"#   {self.exec_command(path)}"]
         return "\n".join(header + [self.program_text()]) + "\n"
 
     def cmd_save(self, rest: str) -> Reply:
@@ -576,12 +572,6 @@ def value_kind(value: Any) -> str:
         return "list[str]" if all(isinstance(v, str) for v in value) else "list"
     return {bool: "bool", int: "int", float: "float", str: "str", type(None): "None"}.get(
         type(value), "any")
-
-
-def _backend_names(choice) -> set:
-    if isinstance(choice, str):
-        return {choice}
-    return set(choice.values()) if isinstance(choice, dict) else set()
 
 
 def _summary(value: Any, limit: int = 70) -> str:
@@ -764,22 +754,6 @@ def _pygments_lexer():
     return ProgramLexer
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="visprog repl", description="an interactive program REPL")
-    add_arguments(parser)
-    parser.add_argument("--plugin", action="append", default=[],
-                        help="import a module or .py file that registers tools/backends")
-    args = parser.parse_args(argv)
-    try:
-        from .cli import _load_plugin
-        for spec in args.plugin:
-            _load_plugin(spec)
-        return cmd_repl(args)
-    except VisprogError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="*", metavar="NAME=path", help="images to load")
     parser.add_argument("--backend", action="append", default=[], metavar="NAME|TOOL=NAME")
@@ -799,18 +773,8 @@ def add_commands(sub) -> None:
     add_docs(sub)
 
 
-def _plugin_loaded_builtins():
-    """Import the backends that ship with visprog, so the REPL can find them (best effort)."""
-    for module in ("visprog.iconworld.oracle", "visprog.backends"):
-        try:
-            __import__(module)
-        except ImportError:
-            pass
-
-
 def cmd_repl(args) -> int:
     from .cli import parse_backend, parse_images
-    _plugin_loaded_builtins()
     planner = load_planner(args.planner) if getattr(args, "planner", None) else None
     session = Session(parse_images(args.images), backend=parse_backend(args.backend),
                       planner=planner, preview_dir=getattr(args, "preview_dir", None))
@@ -864,7 +828,3 @@ def interact(session: Session, history_path: Optional[str] = None) -> int:
         if reply.quit:
             break
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,8 @@ No catalogue synonym or supercategory table is consulted.
   prototypes; it counted worse, see visprog/weights/detector.md.)
 - FaceDet: Loc('person') (a character's glyph is its head), labelled 'face'.
 - Classify: each box's crop is named by CLIP; the object gets the category that
-  denotes that name (best CLIP score among several), or is dropped when none does.
+  denotes that name (the most specific one, then the best CLIP score), or is dropped
+  when none does.
 - Select: the objects whose crop some query alternative denotes (and, with
   `category`, that the category denotes or that carry it as label).
 - List: the KNOWLEDGE entry whose key is nearest the query by MiniLM similarity.
@@ -300,7 +301,10 @@ def label_objects(clip, image, objects, categories: list[str]) -> list[Optional[
     for n, p, row in zip(idx.tolist(), best.tolist(), sims):
         fits = [j for j, c in enumerate(categories) if names[n] in denotation(clip, split_color(c)[1])]
         fits = [j for j in fits if split_color(categories[j])[0] is None] or fits
-        out.append((categories[max(fits, key=lambda j: float(row[j]))], p) if fits else None)
+        # the most specific category wins ('fairy' over 'person'), then the CLIP score
+        size = {j: len(denotation(clip, split_color(categories[j])[1])) for j in fits}
+        best_j = min(fits, key=lambda j: (size[j], -float(row[j]))) if fits else None
+        out.append((categories[best_j], p) if fits else None)
     return out
 
 

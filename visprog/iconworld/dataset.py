@@ -308,7 +308,6 @@ class CheckReport:
 def check_item(item: dict) -> tuple[bool, str]:
     """Run one item's gold program with the oracle and compare with its answer."""
     import visprog
-    from . import oracle  # noqa: F401  (registers the oracle backends)
     try:
         result = visprog.execute(item["program"], item["images"], backend="oracle")
         return reproduces(item, result)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Optional
 
+import numpy as np
+
 from ..errors import ToolError
 from ..tools import registry
 from ..values import Obj, Objects, Points
@@ -178,7 +180,7 @@ def _count(view, m, q):
        r" or (?:on |in |at )?(?:the )?(?P<s2>left|right|top|bottom)(?: side| part| half)?"
        r"(?: of (?:the|this) (?:image|picture|photo|scene))?$")
 def _image_side_choice(view, m, q):
-    s1, s2 = _SIDE_WORDS[m["s1"]], _SIDE_WORDS[m["s2"]]
+    s1 = _SIDE_WORDS[m["s1"]]
     seen = _the(view, _phrase(m["a"], q), q)
     return m["s1"] if _image_side_fraction(view, seen, s1) >= INSIDE else m["s2"]
 
@@ -452,10 +454,9 @@ def knowledge(query: str, limit: Optional[int] = 20) -> list[str]:
     return list(members)[:limit] if limit > 0 else []
 
 
-def _background_patch(view: View) -> Optional["np.ndarray"]:
+def _background_patch(view: View) -> Optional[np.ndarray]:
     """The scene's background behind this view (re-rendered from its seed), or None."""
     import importlib
-    import numpy as np
     module = importlib.import_module(f"{__package__}.render")
     draw = getattr(module, "_background", None)
     scene = view.scene
@@ -474,7 +475,6 @@ def _background_patch(view: View) -> Optional["np.ndarray"]:
 
 def replace(view: View, image, objects: Objects, prompt: str):
     """Paint each object out (background re-rendered from the scene) and draw `prompt`'s glyph there."""
-    import numpy as np
     from PIL import Image as PILImage
     from .. import glyphs
     from ..drawing import object_mask
@@ -534,7 +534,6 @@ def replace(view: View, image, objects: Objects, prompt: str):
 def _replaced_scene(view: View, out, pasted, name: str, glyph: str):
     """The scene after Replace: replaced objects become `name`, masks follow the pixels."""
     import dataclasses
-    import numpy as np
     from .render import Scene, SceneObject, color_ids
     scene = view.scene
     objects = list(scene.objects)
@@ -575,7 +574,6 @@ def _replaced_scene(view: View, out, pasted, name: str, glyph: str):
 
 
 def _ring(mask):
-    import numpy as np
     grown = mask.copy()
     for _ in range(3):
         g = grown.copy()

@@ -1,4 +1,4 @@
-"""`visprog train ...`: train the in-repo models (wired into `visprog/cli.py` via `add_commands`).
+"""`visprog train clip` and `visprog train detector` (added to `visprog train` by `visprog/cli.py`).
 
     visprog train clip --seed 0 --minutes 25                 -> visprog/weights/clip.safetensors
     visprog train detector --seed 0 --clip none --minutes 40 -> visprog/weights/detector.safetensors
@@ -46,9 +46,8 @@ def cmd_train_detector(args) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    p = sub.add_parser("train", help="train the in-repo CLIP and detector on the icon world")
-    models = p.add_subparsers(dest="model", required=True)
+def add_train_commands(models) -> None:
+    """`visprog train clip` and `visprog train detector`."""
     c = models.add_parser("clip", help="the CLIP-style model (visprog/models/clip.py)")
     _common(c, 25.0)
     c.add_argument("--image-size", type=int, default=64)

@@ -33,7 +33,6 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..planners import grammar as G
 
@@ -76,7 +75,6 @@ def encode_sources(texts: Sequence[str], batch: int = 128) -> list[Source]:
     """Run the frozen MiniLM over instructions (cached per text in the process)."""
     from .text import minilm
     lm = minilm()
-    out: list[Source] = []
     todo = [t for t in dict.fromkeys(texts) if t not in _SOURCE_CACHE]
     for i in range(0, len(todo), batch):
         chunk = todo[i:i + batch]

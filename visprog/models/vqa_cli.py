@@ -96,18 +96,9 @@ def cmd_train(args) -> int:
     return 0
 
 
-def add_commands(subparsers) -> None:
-    """Add `train vqa` to the `visprog` command line (creating `train` if needed)."""
-    train = subparsers.choices.get("train") if hasattr(subparsers, "choices") else None
-    if train is None:
-        train = subparsers.add_parser("train", help="train the in-repo models")
-    sub = None
-    for action in train._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            sub = action
-    if sub is None:
-        sub = train.add_subparsers(dest="train_command", required=True)
-    p = sub.add_parser("vqa", help="train the LLaVA-style VQA and pointing model",
+def add_train_commands(models) -> None:
+    """`visprog train vqa`."""
+    p = models.add_parser("vqa", help="train the LLaVA-style VQA and pointing model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--minutes", type=float, default=75.0, help="training budget (all stages given)")
@@ -131,8 +122,7 @@ def add_commands(subparsers) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="visprog")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_commands(sub)
+    add_train_commands(parser.add_subparsers(dest="model", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 

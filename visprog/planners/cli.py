@@ -4,12 +4,11 @@
     visprog run "Tag the farm animals" IMAGE=farm.png --html out.html --planner hf:models/my-llm
     visprog train planner --seed 0
 
-`add_commands(sub)` adds them to the main parser's subcommands.
+`add_commands(sub)` adds `run`; `add_train_commands(models)` adds `train planner`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 
@@ -51,18 +50,6 @@ def cmd_train_planner(args) -> int:
     return planner.main(argv)
 
 
-def _train_subparsers(sub) -> argparse._SubParsersAction:
-    """The `train` command's subcommands, made here or shared with other modules' models."""
-    parser = sub.choices.get("train")
-    if parser is None:
-        parser = sub.add_parser("train", help="train an in-repo model")
-        return parser.add_subparsers(dest="model", required=True)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="model", required=True)
-
-
 def add_commands(sub) -> None:
     p = sub.add_parser("run", help="plan a program for an instruction and run it on named images")
     p.add_argument("instruction")
@@ -80,8 +67,10 @@ def add_commands(sub) -> None:
                    "(to stderr)")
     p.set_defaults(func=cmd_run)
 
-    train = _train_subparsers(sub)
-    p = train.add_parser("planner", help="train the in-repo planner on the icon world's programs")
+
+def add_train_commands(models) -> None:
+    """`visprog train planner`."""
+    p = models.add_parser("planner", help="train the in-repo planner on the icon world's programs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-task", type=int, default=4000)
     p.add_argument("--corpus-cache", default=None, help="JSON-lines file keeping the pairs (and "
