@@ -31,6 +31,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 import visprog
 import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend)
 from visprog.iconworld import render, sample_placements
+from visprog.planners import LLMPlanner
 
 SCRIPT = {
     "How many dogs are there?": """\
@@ -65,16 +66,6 @@ class ScriptedChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.script[found]))])
 
 
-def plan_and_run(planner, instruction, images):
-    """`visprog.api.run` with this planner; by hand (plan, then execute) where there is no api."""
-    try:
-        from visprog.api import run
-    except ImportError:
-        program = planner.plan(instruction, inputs=list(images))
-        return visprog.execute(program, images, backend="oracle")
-    return run(instruction, images, planner=planner, backend="oracle")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="where to write the rationale pages")
@@ -82,16 +73,12 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="visprog-example-"))
     out.mkdir(parents=True, exist_ok=True)
 
-    try:
-        from visprog.planners import LLMPlanner
-    except ImportError:  # (older layout)
-        from visprog.planners.llm import LLMPlanner
     planner = LLMPlanner(ScriptedChatModel(script=SCRIPT))
 
     rng = np.random.default_rng(4)
     image, _ = render(sample_placements(rng, ["dog", "dog", "cat", "cat", "cat", "tree"]), seed=4)
     for i, instruction in enumerate(SCRIPT):
-        result = plan_and_run(planner, instruction, {"IMAGE": image})
+        result = visprog.run(instruction, {"IMAGE": image}, planner=planner, backend="oracle")
         print(result.program)
         print(f"{instruction} -> {result.value}\n")
         (out / f"chat_planner_{i}.html").write_text(result.html(instruction), encoding="utf-8")

@@ -1,9 +1,11 @@
 """Image editing: colour pop, background blur and emoji, each a three-line program.
 
-    python examples/image_edit.py [--out DIR] [--program]
+    python examples/image_edit.py [--out DIR] [--program] [--edit colorpop|bgblur|emoji]
 
-An icon-world scene with a ninja, an astronaut, a dog and a car; the edited
-images and each edit's rationale page are written to --out.
+An icon-world scene with a ninja, an astronaut, a dog and a car. For each edit
+instruction `visprog.run` plans a program and runs it (`--program` runs the
+program written below instead); the input, the edited images and each edit's
+rationale page are written to --out. `--edit` picks one edit.
 """
 
 import argparse
@@ -11,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import visprog
-import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend)
+from visprog.api import model_backends
 from visprog.iconworld import Placement, render
 
 EDITS = {
@@ -36,43 +38,33 @@ FINAL_RESULT=Result(var=IMAGE0)
 }
 
 
-def solve(instruction, images, program, task, use_planner=True):
-    """`visprog.run` with the default planner when it can run here; else the given program."""
-    if use_planner:
-        try:
-            from visprog.api import run
-        except ImportError:
-            run = None
-        if run is not None:
-            try:
-                return run(instruction, images, task=task, backend="oracle")
-            except (visprog.VisprogError, ImportError, OSError) as exc:  # e.g. no planner weights here
-                print(f"(the default planner cannot run here: {exc}; using the written program)")
-    return visprog.execute(program, images, backend="oracle")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="where to write the edited images and rationale pages")
     parser.add_argument("--program", action="store_true", help="run the written programs, no planner")
+    parser.add_argument("--edit", choices=list(EDITS), action="append", help="only this edit (repeatable)")
     args = parser.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="visprog-example-"))
+    out = Path(args.out or tempfile.mkdtemp(prefix="visprog-edits-"))
     out.mkdir(parents=True, exist_ok=True)
 
     image, _ = render([Placement("ninja", size=64, x=16, y=20), Placement("astronaut", size=64, x=150, y=24),
                        Placement("dog", size=56, x=30, y=160), Placement("car", size=60, x=160, y=170)],
                       seed=5, background="sky_ground")
     image.save(out / "input.png")
-    for name, (instruction, program) in EDITS.items():
-        result = solve(instruction, {"IMAGE": image}, program, "edit", use_planner=not args.program)
-        edited = result.value
-        if not hasattr(edited, "save"):
-            print(f"{name}: the program gave {edited!r}, not an image")
-            continue
-        edited.save(out / f"{name}.png")
+    backends = model_backends()
+    for name in args.edit or EDITS:
+        instruction, program = EDITS[name]
+        if args.program:
+            result = visprog.execute(program, {"IMAGE": image}, backend=backends)
+        else:
+            result = visprog.run(instruction, {"IMAGE": image}, backend=backends)
+        print(result.program)
         (out / f"{name}.html").write_text(result.html(instruction), encoding="utf-8")
-        changed = sum(a != b for a, b in zip(image.convert("RGB").tobytes(), edited.convert("RGB").tobytes()))
-        print(f"{name}: {instruction!r} -> {out / (name + '.png')} ({changed} bytes changed)")
+        if not hasattr(result.value, "save"):
+            print(f"{name}: {instruction!r} -> {result.value!r}, not an image")
+            continue
+        result.value.save(out / f"{name}.png")
+        print(f"{name}: {instruction!r} -> {out / (name + '.png')}")
 
 
 if __name__ == "__main__":

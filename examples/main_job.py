@@ -13,11 +13,8 @@ Writes the input images, each result image and each rationale page to --out.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def scene(names, seed):

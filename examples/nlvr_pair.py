@@ -3,10 +3,10 @@
     python examples/nlvr_pair.py [--out DIR] [--program]
 
 Two icon-world images are rendered (two people on the left, four on the right)
-and the statement "The left and right image contain a total of six people." is
-checked. With `visprog.api` present, `visprog.run` plans the program with the
-default planner; `--program` (or no planner) runs `examples/nlvr_pair.vp`, the
-program VisProg writes for this statement, on the oracle backend.
+and `visprog.run` plans a program for the statement with the in-repo planner,
+checks it and runs it. `--program` skips the planner and runs
+`examples/nlvr_pair.vp`, the program VisProg writes for this statement. Tools
+run on the in-repo models where trained, else on the icon-world oracle.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import visprog
-import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend)
+from visprog.api import model_backends
 from visprog.iconworld import render, sample_placements
 
 STATEMENT = "The left and right image contain a total of six people."
@@ -24,24 +24,9 @@ PROGRAM = (Path(__file__).parent / "nlvr_pair.vp").read_text(encoding="utf-8")
 
 
 def scene(seed: int, categories: list[str]):
-    rng = np.random.default_rng(seed)
-    image, _ = render(sample_placements(rng, categories), seed=seed)
+    """An icon-world image with these objects at random places."""
+    image, _ = render(sample_placements(np.random.default_rng(seed), categories), seed=seed)
     return image
-
-
-def solve(instruction, images, program, task, use_planner=True):
-    """`visprog.run` with the default planner when it can run here; else the given program."""
-    if use_planner:
-        try:
-            from visprog.api import run
-        except ImportError:
-            run = None
-        if run is not None:
-            try:
-                return run(instruction, images, task=task, backend="oracle")
-            except (visprog.VisprogError, ImportError, OSError) as exc:  # e.g. no planner weights here
-                print(f"(the default planner cannot run here: {exc}; using the written program)")
-    return visprog.execute(program, images, backend="oracle")
 
 
 def main() -> None:
@@ -49,15 +34,18 @@ def main() -> None:
     parser.add_argument("--out", help="where to write the rationale page")
     parser.add_argument("--program", action="store_true", help="run the written program, no planner")
     args = parser.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="visprog-example-"))
-    out.mkdir(parents=True, exist_ok=True)
 
     images = {"LEFT": scene(1, ["person", "person", "tree", "dog"]),
               "RIGHT": scene(2, ["person"] * 4 + ["car"])}
-    result = solve(STATEMENT, images, PROGRAM, "nlvr", use_planner=not args.program)
+    if args.program:
+        result = visprog.execute(PROGRAM, images, backend=model_backends())
+    else:
+        result = visprog.run(STATEMENT, images, backend=model_backends())
     print(result.program)
     print(f"{STATEMENT!r} -> {result.value}")
-    page = out / "nlvr_pair.html"
+
+    page = Path(args.out or tempfile.mkdtemp(prefix="visprog-")) / "nlvr_pair.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(result.html(STATEMENT), encoding="utf-8")
     print(f"rationale: {page}")
 
