@@ -39,6 +39,12 @@ class StepTrace:
     seconds: float
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, call: "Call", value: Any, seconds: float, notes: list[str]) -> "StepTrace":
+        shown = {k: v for k, v in call.args.items() if k != "variables"}
+        return cls(call.step.line, call.step.text or str(call.step), call.step.output,
+                   call.tool.name, shown, value, call.backend.name, seconds, notes)
+
 
 @dataclass
 class Call:
@@ -99,40 +105,44 @@ class Execution:
         """The next tool call, or None when the program has finished."""
         if self._index >= len(self.program.steps):
             return None
-        step = self.program.steps[self._index]
-        tool = self.registry.lookup(step.module)
-        args = {p.name: p.default for p in tool.params if not p.required}
-        for arg in step.args:
-            args[arg.name] = self._value(arg.value)
-        if tool.reads_variables:
-            args["variables"] = self.variables
-        try:
-            backend = tool.resolve_backend(self.backend_choice)
-        except VisprogError as exc:
-            raise _located(exc, f"line {step.line}") from None
-        return Call(step, tool, backend, args)
-
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, Var):
-            return self.variables[value.name]
-        if isinstance(value, list):
-            return [self._value(v) for v in value]
-        return value
+        return make_call(self.program.steps[self._index], self.registry, self.variables,
+                         self.backend_choice)
 
     def complete(self, call: Call, value: Any, seconds: float, notes: list[str]) -> None:
         self.variables[call.step.output] = value
         if call.tool.name == "Result":
             self._result_name = call.step.output
-        shown = {k: v for k, v in call.args.items() if k != "variables"}
-        self.trace.append(StepTrace(call.step.line, call.step.text or str(call.step),
-                                    call.step.output, call.tool.name, shown, value,
-                                    call.backend.name, seconds, notes))
+        self.trace.append(StepTrace.of(call, value, seconds, notes))
         self._index += 1
 
     def result(self) -> Result:
         name = self._result_name or (self.program.steps[-1].output if self.program.steps else None)
         value = self.variables.get(name) if name else None
         return Result(value, self.program, self.trace, self.inputs, self.variables)
+
+
+def make_call(step: Step, registry: Registry, variables: Mapping[str, Any],
+              backend: Union[None, str, dict[str, str]] = None) -> Call:
+    """The call for a checked step: argument values looked up in `variables`, defaults filled."""
+    tool = registry.lookup(step.module)
+    args = {p.name: p.default for p in tool.params if not p.required}
+    for arg in step.args:
+        args[arg.name] = _value(arg.value, variables)
+    if tool.reads_variables:
+        args["variables"] = variables
+    try:
+        chosen = tool.resolve_backend(backend)
+    except VisprogError as exc:
+        raise _located(exc, f"line {step.line}") from None
+    return Call(step, tool, chosen, args)
+
+
+def _value(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, Var):
+        return variables[value.name]
+    if isinstance(value, list):
+        return [_value(v, variables) for v in value]
+    return value
 
 
 def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[list[str]], float]:

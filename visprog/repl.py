@@ -251,7 +251,7 @@ class Session:
 
     def run_step(self, step: Step, where: str = "") -> Reply:
         """Check `step` against the session program and run it; refused steps change nothing."""
-        from .interpreter import Call, StepTrace, _located, run_calls
+        from .interpreter import StepTrace, make_call, run_calls
         reply = Reply()
         source = step.text or str(step)
         try:
@@ -270,16 +270,7 @@ class Session:
         number = len(self.steps) + 1
         step = dataclasses.replace(step, line=number, text=source)
         try:
-            args = {p.name: p.default for p in tool.params if not p.required}
-            for arg in step.args:
-                args[arg.name] = self._value(arg.value)
-            if tool.reads_variables:
-                args["variables"] = self.variables
-            try:
-                backend = tool.resolve_backend(self.backend)
-            except VisprogError as exc:
-                raise _located(exc, f"line {number}") from None
-            call = Call(step, tool, backend, args)
+            call = make_call(step, self.registry, self.variables, self.backend)
             outputs, notes, seconds = run_calls([call], self.cache)
         except (VisprogError, KeyError) as exc:
             return reply.fail(f"error: {exc}")
@@ -289,20 +280,11 @@ class Session:
         self.variables[step.output] = value
         if tool.name == "Result":
             self.result_name = step.output
-        shown = {k: v for k, v in args.items() if k != "variables"}
-        self.trace.append(StepTrace(number, source, step.output, tool.name, shown, value,
-                                    backend.name, seconds, notes[0]))
-        reply.extend(self.show(step.output, context=shown.get("image")))
+        self.trace.append(StepTrace.of(call, value, seconds, notes[0]))
+        reply.extend(self.show(step.output, context=self.trace[-1].args.get("image")))
         for note in notes[0]:
             reply.say(f"  note: {note}")
         return reply
-
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, Var):
-            return self.variables[value.name]
-        if isinstance(value, list):
-            return [self._value(v) for v in value]
-        return value
 
     # --- showing values -----------------------------------------------------------------------
 
