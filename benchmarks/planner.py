@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TASKS = ("nlvr", "gqa", "edit", "tag")
-PARAPHRASES = ROOT / "visprog" / "planners" / "paraphrases.jsonl"
+PARAPHRASES = Path(__file__).resolve().parents[1] / "visprog" / "planners" / "paraphrases.jsonl"
 
 
 def evaluate(items, instructions, model, registry, batch=64, tasks_given=None):
