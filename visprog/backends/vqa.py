@@ -126,7 +126,7 @@ def features(images, ctx):
     todo = [i for i, s in enumerate(slots) if s.value is None]
     if todo:
         with torch.no_grad():
-            feats = m.image_features([images[i] for i in todo])
+            feats = m.image_features([images[i] for i in todo], bf16=True)
         for k, i in enumerate(todo):
             slots[i].value = feats[k]
     return torch.stack([s.value for s in slots])

@@ -35,7 +35,13 @@ def _detector():
     return detector.load(weights_path("detector"))
 
 
-MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector}
+def _llava():
+    from . import llava
+    return llava.load(weights_path("llava"))
+
+
+MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector, "llava": _llava}
+TRAIN_COMMANDS = {"llava": "vqa"}  # `visprog train` names that differ from the model's
 
 _loaded: dict[str, object] = {}
 _lock = threading.RLock()
@@ -47,7 +53,7 @@ def register(name: str, factory: Callable) -> None:
 
 
 def load(name: str):
-    """The model `name` ('clip', 'detector', or one added with `register`), loaded once per process."""
+    """The model `name` ('clip', 'detector', 'llava', or one added with `register`), loaded once."""
     with _lock:
         if name not in _loaded:
             if name not in MODELS:
@@ -55,8 +61,9 @@ def load(name: str):
             path = weights_path(name)
             if not os.path.exists(path):
                 from ..errors import ToolUnavailable
+                command = TRAIN_COMMANDS.get(name, name)
                 raise ToolUnavailable(f"no weights for model {name!r} at {path}; train them with "
-                                      f"`visprog train {name}`")
+                                      f"`visprog train {command}`")
             _loaded[name] = MODELS[name]()
         return _loaded[name]
 

@@ -29,7 +29,7 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -159,13 +159,15 @@ class LLaVA(nn.Module):
         object.__setattr__(self, "tower", tower)  # not a submodule: never saved, never trained
 
     @torch.no_grad()
-    def image_features(self, images) -> torch.Tensor:
-        """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> merged patch tokens (B, N, C*m*m)."""
+    def image_features(self, images, bf16: bool = False) -> torch.Tensor:
+        """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> merged patch tokens (B, N, C*m*m).
+        bf16=True runs the tower under bf16 autocast (as training caches features: 2x faster)."""
         from .clip import to_pixels
         cfg = self.config
         pixels = images if torch.is_tensor(images) else to_pixels(images, cfg.image_size)
-        fmap = self.tower(pixels)                                    # (B, C, G, G)
-        return merge_tokens(fmap, cfg.merge)                          # (B, N, C*m*m)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and pixels.device.type == "cpu"):
+            fmap = self.tower(pixels)                                # (B, C, G, G)
+        return merge_tokens(fmap.float(), cfg.merge)                  # (B, N, C*m*m)
 
     def parameters_lm(self):
         return [p for n, p in self.named_parameters() if not n.startswith("projector")]
@@ -299,7 +301,7 @@ class LLaVA(nn.Module):
         answers: list[str] = []
         for s in range(0, len(questions), batch_size):
             f = feats[s:s + batch_size] if feats is not None else \
-                self.image_features(list(images[s:s + batch_size]))
+                self.image_features(list(images[s:s + batch_size]), bf16=True)
             prompts = [self.prompt_ids(q) for q in questions[s:s + batch_size]]
             outs = self.generate(f, prompts, max_new_tokens)
             answers.extend(self.tokenizer.decode(o).strip() for o in outs)
@@ -952,7 +954,6 @@ def save(model: LLaVA, path: str, meta: dict) -> None:
 def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA:
     """The bundled model (visprog/weights/llava.safetensors) with its frozen tower attached."""
     from safetensors import safe_open
-    import os
     if path is None:
         from . import weights_path
         path = weights_path("llava")

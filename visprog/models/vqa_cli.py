@@ -74,6 +74,8 @@ def cmd_train(args) -> int:
     if any(s in stages for s in (2, 3)):
         data.compute_features(model, log, bf16=args.bf16)
     tc = llava.TrainConfig(seed=args.seed, minutes=args.minutes, batch=args.batch, bf16=args.bf16)
+    if args.lr:
+        tc.lr = args.lr
     share = {1: tc.lm_frac, 2: tc.align_frac, 3: 1 - tc.lm_frac - tc.align_frac}
     total = sum(share[s] for s in stages)
     tc.lm_frac, tc.align_frac = share[1] / total, share[2] / total
@@ -89,7 +91,7 @@ def cmd_train(args) -> int:
     history.update(h)
     history["scenes"] = len(records)
     meta = {"seed": args.seed, "history": history,
-            "command": "visprog train vqa " + " ".join(sys.argv[3:] if sys.argv[1:3] == ["train", "vqa"] else []),
+            "command": "visprog train vqa " + " ".join(sys.argv[sys.argv.index("vqa") + 1:] if "vqa" in sys.argv else []),
             "wall_minutes": round((time.time() - start) / 60, 2)}
     llava.save(model, out, meta)
     log(f"saved {out} ({os.path.getsize(out) / 1e6:.1f} MB) after {meta['wall_minutes']} min")
@@ -105,7 +107,7 @@ def add_train_commands(models) -> None:
     p.add_argument("--stages", default="1,2,3", help="comma-separated LLaVA stages to run")
     p.add_argument("--init", default=None, help="continue from these weights (e.g. after stage 1)")
     p.add_argument("--out", default=None, help="default: visprog/weights/llava.safetensors")
-    p.add_argument("--scenes", type=int, default=24000)
+    p.add_argument("--scenes", type=int, default=40000)
     p.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "llava_data"))
     p.add_argument("--vision", default="clip", choices=["clip", "random-clip"])
     p.add_argument("--width", type=int, default=128)
@@ -113,6 +115,7 @@ def add_train_commands(models) -> None:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate of stages 2-3 (default 1.5e-3)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 is fastest on a shared, oversubscribed CPU)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
