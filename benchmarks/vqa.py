@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from visprog.iconworld import catalog
     from visprog.models import llava
-    from visprog.models.pointing import parse_count, parse_points
+    from visprog.pointing import parse_count, parse_points
     from visprog.registry import ImageCache, ToolContext
     model = llava.load(args.weights)
     base = llava.BENCH_SEED_BASE

@@ -12,7 +12,7 @@ import visprog
 from visprog.errors import DatasetError
 from visprog.iconworld import dataset, oracle  # noqa: F401  (oracle registers its backends)
 from visprog.iconworld import tasks
-from visprog.iconworld.tasks.common import molmo_points, parse_molmo_points
+from visprog.pointing import format_points as molmo_points, parse_percent as parse_molmo_points
 from visprog.iconworld.tasks.edit import score_edit
 from visprog.iconworld.tasks.tag import score_tag
 from visprog.values import Obj, Objects

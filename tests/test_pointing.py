@@ -2,7 +2,7 @@
 
 import pytest
 
-from visprog.models.pointing import (NONE_TEXT, format_count, format_points, parse_count,
+from visprog.pointing import (NONE_TEXT, format_count, format_points, parse_count,
                                      parse_percent, parse_points)
 
 

@@ -144,7 +144,7 @@ def ask(images, prompts: list[str], ctx=None) -> list[str]:
                                 description="the in-repo LLaVA-style model (visprog/models/llava.py); "
                                             "counts by pointing")
 def vqa(calls: list[dict], ctx) -> list[str]:
-    from ..models.pointing import parse_count
+    from ..pointing import parse_count
     images = [c["image"] for c in calls]
     prompts, counting = [], []
     for c in calls:
@@ -170,7 +170,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
 @registry.lookup("Point").backend(BACKEND, default=True, missing=_missing,
                                   description="the in-repo LLaVA-style model, Molmo-style pointing")
 def point(calls: list[dict], ctx) -> list[Points]:
-    from ..models.pointing import parse_points
+    from ..pointing import parse_points
     images = [c["image"] for c in calls]
     prompts = [f"Point to the {plural_phrase(str(c['object']))}." for c in calls]
     replies = ask(images, prompts, ctx)

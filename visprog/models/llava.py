@@ -454,13 +454,13 @@ def _groups():
 
 
 def point_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    from .pointing import format_points
+    from ..pointing import format_points
     pts = [tuple(rec["objects"][i]["point"]) for i in members]
     return format_points(pts, rec["w"], rec["h"], singular, plural)
 
 
 def count_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    from .pointing import format_count
+    from ..pointing import format_count
     pts = [tuple(rec["objects"][i]["point"]) for i in members]
     return format_count(pts, rec["w"], rec["h"], singular, plural)
 

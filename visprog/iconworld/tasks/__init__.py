@@ -127,12 +127,12 @@ def reproduces(item: dict, result) -> tuple[bool, str]:
         return tag_report({"answer": {"objects": answer}}, value if isinstance(value, list) else [])
     if task == "points":
         from ...values import Points
-        from .common import molmo_points, parse_molmo_points
+        from ...pointing import format_points, parse_percent
         if not isinstance(value, Points):
             return False, f"got {type(value).__name__}, expected Points"
         w, h = _image_size(item, result)
-        text = molmo_points(value, w, h, item.get("label", ""), item.get("label_plural"))
-        got, want = parse_molmo_points(text), parse_molmo_points(answer)
+        text = format_points(value, w, h, item.get("label", ""), item.get("label_plural"))
+        got, want = parse_percent(text), parse_percent(answer)
         ok = len(got) == len(want) and all(abs(a[0] - b[0]) <= 0.15 and abs(a[1] - b[1]) <= 0.15
                                            for a, b in zip(got, want))
         return ok, f"got {text!r}, expected {answer!r}"

@@ -399,40 +399,6 @@ def region_caption(obj) -> str:
     return with_article(object_phrase(obj, size=True))
 
 
-# --------------------------------------------------------------------------- points
-
-def molmo_points(points: Sequence[tuple[float, float]], width: int, height: int,
-                 label: str, label_plural: Optional[str] = None) -> str:
-    """Points in Molmo's format: percent of width/height, one decimal, sorted by x then y."""
-    pct = sorted((round(100.0 * x / width, 1), round(100.0 * y / height, 1)) for x, y in points)
-    if not pct:
-        return "There are none."
-    if len(pct) == 1:
-        x, y = pct[0]
-        return f'<point x="{x:.1f}" y="{y:.1f}" alt="{label}">{label}</point>'
-    many = label_plural or label
-    coords = " ".join(f'x{i}="{x:.1f}" y{i}="{y:.1f}"' for i, (x, y) in enumerate(pct, 1))
-    return f'<points {coords} alt="{many}">{many}</points>'
-
-
-_POINT = re.compile(r'<point\s+x="([\d.]+)"\s+y="([\d.]+)"[^>]*>')
-_POINTS = re.compile(r"<points\s+([^>]*)>")
-_COORD = re.compile(r'([xy])(\d+)="([\d.]+)"')
-
-
-def parse_molmo_points(text: str) -> list[tuple[float, float]]:
-    """The (x%, y%) points of a Molmo answer; [] for 'There are none.'"""
-    out: list[tuple[float, float]] = []
-    for m in _POINT.finditer(text):
-        out.append((float(m.group(1)), float(m.group(2))))
-    for m in _POINTS.finditer(text):
-        coords: dict[int, dict[str, float]] = {}
-        for axis, i, v in _COORD.findall(m.group(1)):
-            coords.setdefault(int(i), {})[axis] = float(v)
-        out.extend((c["x"], c["y"]) for _, c in sorted(coords.items()) if "x" in c and "y" in c)
-    return out
-
-
 # --------------------------------------------------------------------------- boxes
 
 def iou(a, b) -> float:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from . import gqa
 from .base import (CATEGORY_NAMES, CHARACTER_NAMES, GROUPS, HEIGHT, WIDTH, ProgramBuilder, Retry,
                    V, fill, make_scene, noun, pick, spread)
-from .common import describe, molmo_points, region_caption
+from ...pointing import format_points
+from .common import describe, region_caption
 
 
 def random_names(rng, lo: int = 1, hi: int = 6) -> list[str]:
@@ -99,7 +100,7 @@ def points(rng) -> dict:
         found = view.matching(target.phrase)
         pts = [view.point(s) for s in found]
         singular, plural_ = target.singular, target.plural
-        answer = molmo_points(pts, WIDTH, HEIGHT, singular, plural_)
+        answer = format_points(pts, WIDTH, HEIGHT, singular, plural_)
         q = pick(rng, [f"Point to the {plural_}.", f"Point to all {plural_}.",
                        f"Point to every {singular}.", f"Where are the {plural_}? Point to them.",
                        f"Point at the {plural_} in the image."])

@@ -1,4 +1,4 @@
-"""Molmo's pointing format: write and read points as text.
+"""Molmo's pointing format: write and read points as text (icon-world corpora, the VQA model).
 
     format_points([(157, 104)], 256, 256, "dog")
         -> '<point x="61.3" y="40.6" alt="dog">dog</point>'
