@@ -101,3 +101,22 @@ def test_model_tool_without_backend_is_unavailable():
     tool.default_backend = None
     with pytest.raises(ToolUnavailable, match="Replace"):
         tool.resolve_backend()
+
+
+def test_loc_side_words_are_answered_for_every_backend(image):
+    from visprog.tools.vision import with_side_boxes
+    seen = []
+
+    @with_side_boxes
+    def model(calls, ctx):
+        seen.append([c["object"] for c in calls])
+        ctx.note(0, "model ran")
+        return [Objects([Obj((1, 2, 3, 4), c["object"])]) for c in calls]
+
+    ctx = ToolContext(ImageCache())
+    out = model([{"image": image, "object": "left"}, {"image": image, "object": "dog"},
+                 {"image": image, "object": " BOTTOM "}], ctx)
+    assert seen == [["dog"]]
+    assert out[0][0].box == (0.0, 0.0, 100.0, 100.0) and out[0][0].label == "left"
+    assert out[2][0].box == (0.0, 50.0, 200.0, 100.0)
+    assert out[1][0].label == "dog" and ctx.notes == {1: ["model ran"]}

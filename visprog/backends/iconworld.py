@@ -35,21 +35,12 @@ from typing import Optional
 
 from ..errors import ToolError
 from ..tools import registry
+from ..tools.vision import with_side_boxes
 from ..values import Obj, Objects, crop_image
 
 BACKEND = "iconworld"
-SIDE_BOXES = ("TOP", "BOTTOM", "LEFT", "RIGHT")
 CANDIDATES_KEY = "iconworld.detector.candidates"
 LIST_THRESHOLD = 0.6    # MiniLM cosine a query needs to a KNOWLEDGE key
-
-
-def side_box(image, key: str) -> Objects:
-    """The half of the image named by 'TOP', 'BOTTOM', 'LEFT' or 'RIGHT' (case-insensitive)."""
-    w, h = image.size
-    key = key.strip().upper()
-    box = {"TOP": (0.0, 0.0, float(w), h / 2), "BOTTOM": (0.0, h / 2, float(w), float(h)),
-           "LEFT": (0.0, 0.0, w / 2, float(h)), "RIGHT": (w / 2, 0.0, float(w), float(h))}[key]
-    return Objects([Obj(box, key.lower(), 1.0)])
 
 
 def alternatives(text) -> list[str]:
@@ -223,22 +214,14 @@ def _locate(det, cands: dict, text: str, image=None, ctx=None) -> Objects:
 
 @registry.lookup("Loc").backend(BACKEND, default=True, missing=_missing,
                                 description="in-repo open-vocabulary detector (visprog/models/detector.py)")
+@with_side_boxes
 def loc(calls: list[dict], ctx) -> list:
-    out: list = [None] * len(calls)
-    model_calls = []
-    for i, call in enumerate(calls):
-        text = call["object"]
-        if isinstance(text, str) and text.strip().upper() in SIDE_BOXES:
-            out[i] = side_box(call["image"], text)
-        else:
-            model_calls.append(i)
-    if model_calls:
-        det = _detector()
-        cands = candidates([calls[i]["image"] for i in model_calls], ctx)
-        for i, c in zip(model_calls, cands):
-            out[i] = _locate(det, c, calls[i]["object"], calls[i]["image"], ctx)
-            ctx.note(i, f"detector: {len(c['boxes'])} candidate objects, {len(out[i])} match "
-                        f"{calls[i]['object']!r}")
+    det = _detector()
+    out = []
+    for i, (call, c) in enumerate(zip(calls, candidates([c["image"] for c in calls], ctx))):
+        out.append(_locate(det, c, call["object"], call["image"], ctx))
+        ctx.note(i, f"detector: {len(c['boxes'])} candidate objects, {len(out[i])} match "
+                    f"{call['object']!r}")
     return out
 
 

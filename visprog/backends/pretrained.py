@@ -21,7 +21,8 @@ from typing import Optional
 
 from ..tools import registry
 from ..values import Obj, Objects
-from .iconworld import SIDE_BOXES, alternatives, crops, side_box
+from ..tools.vision import with_side_boxes
+from .iconworld import alternatives, crops
 
 BACKEND = "pretrained"
 OPENCLIP_ENV = "VISPROG_OPENCLIP"
@@ -245,21 +246,10 @@ def _detect_calls(images, queries: list[list[str]]) -> list[Objects]:
 
 @registry.lookup("Loc").backend(BACKEND, missing=_owlvit_missing,
                                 description=f"OWL-ViT from a local folder ({OWLVIT_ENV})")
+@with_side_boxes
 def loc(calls: list[dict], ctx) -> list:
-    out: list = [None] * len(calls)
-    todo = []
-    for i, call in enumerate(calls):
-        text = call["object"]
-        if isinstance(text, str) and text.strip().upper() in SIDE_BOXES:
-            out[i] = side_box(call["image"], text)
-        else:
-            todo.append(i)
-    if todo:
-        found = _detect_calls([calls[i]["image"] for i in todo],
-                              [alternatives(calls[i]["object"]) or [str(calls[i]["object"])] for i in todo])
-        for i, objs in zip(todo, found):
-            out[i] = objs
-    return out
+    return _detect_calls([c["image"] for c in calls],
+                         [alternatives(c["object"]) or [str(c["object"])] for c in calls])
 
 
 @registry.lookup("FaceDet").backend(BACKEND, missing=_owlvit_missing,

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ToolError
 from ..tools import registry
+from ..tools.vision import side_box
 from ..values import Obj, Objects, Points
 from . import catalog
 from .tasks.common import (INSIDE, SIZE_WORDS, Phrase, Seen, View, coverage, describe, iou,
@@ -340,16 +341,10 @@ def answer(view: View, question: str) -> str:
 
 # --------------------------------------------------------------------------- object tools
 
-SIDE_BOXES = ("TOP", "BOTTOM", "LEFT", "RIGHT")
-
-
 def locate(view: View, text: str) -> Objects:
-    key = text.strip().upper() if isinstance(text, str) else ""
-    w, h = view.width, view.height
-    if key in SIDE_BOXES:
-        box = {"TOP": (0.0, 0.0, float(w), h / 2), "BOTTOM": (0.0, h / 2, float(w), float(h)),
-               "LEFT": (0.0, 0.0, w / 2, float(h)), "RIGHT": (w / 2, 0.0, float(w), float(h))}[key]
-        return Objects([Obj(box, key.lower(), 1.0)])
+    half = side_box((view.width, view.height), text)
+    if half is not None:
+        return half
     out = []
     for part in str(text).split(","):
         phrase = parse_phrase(part)
@@ -604,7 +599,7 @@ def _view(call: dict, tool: str) -> View:
 def _loc(call, ctx, i):
     view = _view(call, "Loc")
     found = locate(view, call["object"])
-    if not found and str(call["object"]).strip().upper() not in SIDE_BOXES:
+    if not found and side_box((view.width, view.height), call["object"]) is None:
         if all(parse_phrase(p) is None for p in str(call["object"]).split(",")):
             ctx.note(i, f"oracle: {call['object']!r} names nothing in the icon world")
     return found

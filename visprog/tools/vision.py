@@ -10,9 +10,39 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from ..registry import Image
-from ..values import Objects, Points
+from ..registry import Batch, Image, ToolContext
+from ..values import Obj, Objects, Points
 from . import registry
+
+SIDES = ("TOP", "BOTTOM", "LEFT", "RIGHT")  # Loc words VisProg answers with half the image
+
+
+def side_box(size: tuple[int, int], word) -> Optional[Objects]:
+    """The half-image box Loc gives for 'TOP', 'BOTTOM', 'LEFT' or 'RIGHT' (any case); else None."""
+    key = word.strip().upper() if isinstance(word, str) else ""
+    if key not in SIDES:
+        return None
+    w, h = size
+    box = {"TOP": (0.0, 0.0, float(w), h / 2), "BOTTOM": (0.0, h / 2, float(w), float(h)),
+           "LEFT": (0.0, 0.0, w / 2, float(h)), "RIGHT": (w / 2, 0.0, float(w), float(h))}[key]
+    return Objects([Obj(box, key.lower(), 1.0)])
+
+
+def with_side_boxes(run: Batch) -> Batch:
+    """Wrap a Loc backend so that every backend answers the half-image words the same way;
+    the backend sees only the other calls (its notes are moved back to their call's index)."""
+    def wrapped(calls: list[dict], ctx: ToolContext) -> list:
+        out = [side_box(call["image"].size, call["object"]) for call in calls]
+        todo = [i for i, value in enumerate(out) if value is None]
+        if todo:
+            inner = ToolContext(ctx.cache)
+            for i, value in zip(todo, run([calls[i] for i in todo], inner)):
+                out[i] = value
+            for j, notes in inner.notes.items():
+                ctx.notes.setdefault(todo[j], []).extend(notes)
+        return out
+    wrapped.__doc__ = run.__doc__
+    return wrapped
 
 
 @registry.declare(example="BOX0=Loc(image=IMAGE, object='dog')", aliases=("LOC",))
