@@ -68,39 +68,36 @@ def _the_things(target: Noun, k: int) -> str:
     return f"the {target.plural}" if k > 1 or target.singular == "person" else f"the {target.singular}"
 
 
-def f_colorpop(rng):
+def _keep_edit(rng, op: str, module: str, phrasings: list[str]) -> dict:
+    """An edit that keeps the target as it is and changes the rest: Seg, Select, then `module`."""
     target = _target_noun(rng)
     scene, found = _keep_scene(rng, target, int(rng.integers(1, 3)))
     things = _the_things(target, len(found))
-    instruction = pick(rng, [f"Create a color pop of {things}.",
-                             f"Keep {things} in color and make everything else black and white.",
-                             f"Make everything except {things} grayscale.",
-                             f"Color-pop {things}.",
-                             f"Turn the background gray but keep {things} in color."])
+    instruction = pick(rng, [p.format(things=things) for p in phrasings])
     pb = ProgramBuilder()
     seg = pb.add("OBJ", "Seg", image=V("IMAGE"))
     sel = pb.add("OBJ", "Select", image=V("IMAGE"), object=seg, query=target.singular, category=None)
-    out = pb.add("IMAGE", "ColorPop", image=V("IMAGE"), object=sel)
+    out = pb.add("IMAGE", module, image=V("IMAGE"), object=sel)
     return {"instruction": instruction, "images": {"IMAGE": scene[0]}, "program": pb.result(out),
-            "answer": {"op": "colorpop", "keep": _boxes(found)}, "objects": _objects(scene[1]),
-            "form": "colorpop"}
+            "answer": {"op": op, "keep": _boxes(found)}, "objects": _objects(scene[1]),
+            "form": op}
+
+
+def f_colorpop(rng):
+    return _keep_edit(rng, "colorpop", "ColorPop",
+                      ["Create a color pop of {things}.",
+                       "Keep {things} in color and make everything else black and white.",
+                       "Make everything except {things} grayscale.",
+                       "Color-pop {things}.",
+                       "Turn the background gray but keep {things} in color."])
 
 
 def f_bgblur(rng):
-    target = _target_noun(rng)
-    scene, found = _keep_scene(rng, target, int(rng.integers(1, 3)))
-    things = _the_things(target, len(found))
-    instruction = pick(rng, [f"Blur the background behind {things}.",
-                             f"Keep {things} sharp and blur everything else.",
-                             f"Blur everything except {things}.",
-                             f"Blur the background but not {things}."])
-    pb = ProgramBuilder()
-    seg = pb.add("OBJ", "Seg", image=V("IMAGE"))
-    sel = pb.add("OBJ", "Select", image=V("IMAGE"), object=seg, query=target.singular, category=None)
-    out = pb.add("IMAGE", "BgBlur", image=V("IMAGE"), object=sel)
-    return {"instruction": instruction, "images": {"IMAGE": scene[0]}, "program": pb.result(out),
-            "answer": {"op": "bgblur", "keep": _boxes(found)}, "objects": _objects(scene[1]),
-            "form": "bgblur"}
+    return _keep_edit(rng, "bgblur", "BgBlur",
+                      ["Blur the background behind {things}.",
+                       "Keep {things} sharp and blur everything else.",
+                       "Blur everything except {things}.",
+                       "Blur the background but not {things}."])
 
 
 def f_replace(rng):
