@@ -77,6 +77,32 @@ def test_features_are_computed_once_per_image_and_batched(monkeypatch):
     assert fake.batches == [2] and faces[0][0].label == "face"  # reused from the cache
 
 
+class PrototypeClip:
+    """Name prototypes on the axes, so a query's similarity to each name is its own vector."""
+
+    prototype_names = ["donut", "apple", "cake", "pizza", "carrot", "cup", "dog", "cat", "tree", "house"]
+    name_prototypes = torch.eye(10)
+    own = [0.68, 0.67, 0.71, 0.61, 0.64, 0.67, 0.63, 0.63, 0.62, 0.71]  # prototype . own name text
+    queries = {"food": [0.68, 0.67, 0.67, 0.50, 0.48, 0.38, 0.36, 0.35, 0.34, 0.33],
+               "dog": [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.9, 0.5, 0.2, 0.2],
+               "sonnet": [0.3] * 10}
+
+    def text(self, texts):
+        names = {n: torch.eye(10)[i] * self.own[i] for i, n in enumerate(self.prototype_names)}
+        return torch.stack([torch.tensor(self.queries[t]) if t in self.queries else names[t] for t in texts])
+
+
+def test_denotation_widens_group_words_but_not_names(monkeypatch):
+    clip = PrototypeClip()
+    monkeypatch.setattr(B, "_text_embeddings", lambda _, texts: clip.text(texts))
+    # the largest drop is after cake; pizza and carrot are described >= 70% as well as by their names
+    assert B.denotation(clip, "food") == {"donut", "apple", "cake", "pizza", "carrot"}
+    assert B.nearest_names(clip, "food") == {"donut", "apple", "cake"}  # its specificity in Classify
+    # 'dog' stands alone: cat's 0.5 is 79% of its own-name similarity, but one name is no group
+    assert B.denotation(clip, "dog") == {"dog"}
+    assert B.denotation(clip, "sonnet") == frozenset()
+
+
 def test_list_matches_knowledge_by_meaning():
     assert B.knowledge("farm animals") == ["horse", "cow", "pig", "sheep", "chicken", "duck"]
     assert "police officer" in B.knowledge("people wearing uniforms")
