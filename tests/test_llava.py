@@ -106,6 +106,11 @@ def test_batched_equals_unbatched(tiny, pool):
     batched = tiny.generate(feats, prompts, max_new_tokens=10)
     single = [tiny.generate(feats[i:i + 1], [p], max_new_tokens=10)[0] for i, p in enumerate(prompts)]
     assert batched == single
+    # questions about one image share its tokens: same answers as with one copy per row
+    shared = tiny.generate(feats[:1], prompts, max_new_tokens=10, image_of=[0, 0, 0])
+    assert shared == tiny.generate(feats[[0, 0, 0]], prompts, max_new_tokens=10)
+    assert shared == tiny.generate(feats[:1], prompts, max_new_tokens=10, image_of=[0, 0, 0],
+                                   use_cache=False)
 
 
 def test_answer_and_save_load_roundtrip(tiny, tmp_path):
@@ -124,13 +129,52 @@ def test_questions_cover_every_form(pool):
     rng = random.Random(1)
     kinds = set()
     for rec in records * 5:
-        for kind, q, a in llava.questions(rec, rng, 12):
+        for kind, q, a, refs in llava.questions(rec, rng, 12):
             kinds.add(kind)
             assert q and a
+            assert all(label and all(0 <= i < len(rec["objects"]) for i in members) for label, members in refs)
     assert {"count", "exist", "point", "count_point", "color", "size", "relation", "super",
             "describe"} <= kinds
     st = llava.statements(records[0], records[1], rng, 8)
     assert all(a in ("yes", "no") for _, a in st)
+
+
+def test_trained_targets_render_back_to_the_answers(tiny, pool):
+    """What the model is trained to write (points, labels, '= answer') renders as the answer."""
+    from visprog.pointing import parse_count, parse_percent
+    _, records = pool
+    rng = random.Random(2)
+    cfg, seen = tiny.config, set()
+    for rec in records * 3:
+        for kind, q, a, refs in llava.questions(rec, rng, 12):
+            ids = llava.answer_ids(tiny.tokenizer, cfg, rec, kind, refs, a)
+            text, got = tiny.render(q, ids)
+            seen.add(kind)
+            assert sum(len(p) for _, p in got) == sum(len(m) for _, m in refs)
+            if kind not in llava.POINTING:
+                assert text == a
+                continue
+            want = sorted(parse_percent(a))
+            have = sorted(parse_percent(text))
+            assert len(have) == len(want) and parse_count(text) == parse_count(a)
+            # a point is its location bins' centre: within half a bin (1%) of the truth
+            assert all(abs(x - u) <= 1.01 for (x, _), (u, _) in zip(have, want))
+    assert set(llava.POINTING) <= seen
+
+
+def test_render_drops_malformed_points(tiny):
+    cfg, tok = tiny.config, tiny.tokenizer
+    x, y = cfg.loc_token(0, 0.25), cfg.loc_token(1, 0.5)
+    # a y without its x, an x without its y, then one good point
+    ids = [y, x, x, y] + tok.encode(" dog")
+    text, refs = tiny.render("Point to the dogs.", ids)
+    assert text == '<point x="25.0" y="51.0" alt="dog">dog</point>'
+    assert refs == [("dog", [(25.0, 51.0)])]
+    assert tiny.render("Count the cats.", tok.encode(" cats"))[0] == "There are none."
+    assert tiny.render("Is there a cat?", tok.encode(" cats = no"))[0] == "no"
+    assert tiny.render("Describe the image.", tok.encode(" a dog."))[0] == "a dog."
+    assert [llava.pointing_kind(q) for q in ["Point to the dogs", "count the red cars.", "How many dogs?"]] == \
+        ["point", "count_point", None]
 
 
 def test_backends_with_a_tiny_model(tiny, monkeypatch):
@@ -158,3 +202,15 @@ def test_bundled_weights_count_a_simple_scene():
     image, scene = render(sample_placements(rng, ["dog", "dog", "tree"]), seed=1)
     answers = model.answer([image, image], ["How many dogs are there?", "Is there a tree?"])
     assert answers[0].isdigit() and answers[1] in ("yes", "no")  # accuracy: benchmarks/vqa.py
+
+
+def test_relations_by_pointing():
+    from visprog.backends.vqa import relation_by_points
+    refs = [("cat", [(20.0, 50.0)]), ("tree", [(70.0, 45.0)])]
+    assert relation_by_points("Is the cat to the left of the tree?", refs) == "yes"
+    assert relation_by_points("Is the cat right of the tree?", refs) == "no"
+    assert relation_by_points("Is the cat above the tree?", refs) == "no"
+    assert relation_by_points("Is the cat below the tree?", refs) == "yes"
+    assert relation_by_points("Is there a cat?", refs) is None
+    assert relation_by_points("Is the cat left of the tree?", refs[:1]) is None
+    assert relation_by_points("Is the cat left of the tree?", [refs[0], ("tree", [])]) is None

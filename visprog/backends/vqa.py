@@ -7,7 +7,8 @@
   Count questions ('How many dogs are there?') are answered by pointing when
   COUNT_BY_POINTING is set: the model is asked 'Count the dogs.' and answers in Molmo's
   format ('Counting the <points ...>dogs</points> shows a total of 3.'); the rationale
-  notes 'counted by pointing: 3 points'.
+  notes 'counted by pointing: 3 points'. Likewise 'Is the cat left of the tree?' is
+  answered from the points the model gives the cat and the tree (RELATIONS_BY_POINTING).
 - Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
 - Vqa 'pretrained': `LlavaForConditionalGeneration` + `AutoProcessor` from a local folder
   (VISPROG_LLAVA=dir, a `save_pretrained` folder), on CUDA when present.
@@ -32,6 +33,7 @@ PRETRAINED = "pretrained"
 LLAVA_ENV = "VISPROG_LLAVA"
 FEATURES_KEY = "llava.features"
 COUNT_BY_POINTING = True   # answer 'How many X ...?' by pointing (see the model card)
+RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points of A and B
 
 _lock = threading.RLock()
 _models: dict[str, object] = {}
@@ -65,6 +67,21 @@ def short_answer(text: str) -> str:
     if m and m.group(1) in _NUMBERS:
         return _NUMBERS[m.group(1)]
     return low if len(t.split()) <= 3 else t
+
+
+_RELATION = re.compile(r"^(?:is|are) the (?P<a>.+?) (?:to the |on the )?(?P<rel>left|right|above|below)"
+                       r"(?: of| side of)? the (?P<b>.+?)\s*\??$", re.I)
+_HOLDS = {"left": lambda a, b: a[0] < b[0], "right": lambda a, b: a[0] > b[0],
+          "above": lambda a, b: a[1] < b[1], "below": lambda a, b: a[1] > b[1]}
+
+
+def relation_by_points(question: str, refs: list) -> Optional[str]:
+    """'Is the cat left of the tree?' -> 'yes'/'no' from the one point the model gave each of
+    the two things it names first; None for other questions or other pointing."""
+    m = _RELATION.match(question.strip())
+    if m is None or len(refs) < 2 or len(refs[0][1]) != 1 or len(refs[1][1]) != 1:
+        return None
+    return "yes" if _HOLDS[m.group("rel").lower()](refs[0][1][0], refs[1][1][0]) else "no"
 
 
 def count_target(question: str) -> Optional[str]:
@@ -119,25 +136,32 @@ class _Slot:
 
 
 def features(images, ctx):
-    """Merged patch tokens (B, N, D) for the images, cached per image; one batch for the rest."""
+    """(feats (U, N, D), image_of): merged patch tokens of the distinct images among `images`
+    (cached per image in ctx.cache, the rest computed in one batch) and, per image, its row.
+    Questions about one image then share its tokens in the model (`LLaVA.generate`)."""
     import torch
     m = model()
     slots = [ctx.cache.get(im, FEATURES_KEY, _Slot) if ctx is not None else _Slot() for im in images]
     todo = [i for i, s in enumerate(slots) if s.value is None]
+    todo = list({id(slots[i]): i for i in reversed(todo)}.values())  # one per distinct image
     if todo:
         with torch.no_grad():
             feats = m.image_features([images[i] for i in todo], bf16=True)
         for k, i in enumerate(todo):
             slots[i].value = feats[k]
-    return torch.stack([s.value for s in slots])
+    rows: dict[int, int] = {}
+    image_of = [rows.setdefault(id(s), len(rows)) for s in slots]
+    distinct = list({id(s): s for s in slots}.values())
+    return torch.stack([s.value for s in distinct]), image_of
 
 
-def ask(images, prompts: list[str], ctx=None) -> list[str]:
-    """Raw model replies to one prompt per image (batched)."""
+def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
+    """The model's replies to one prompt per image (batched): (answer, what it pointed at
+    first: [(label, [(x%, y%), ...]), ...]) each."""
     if not prompts:
         return []
-    m = model()
-    return m.answer(None, prompts, feats=features(images, ctx))
+    feats, image_of = features(images, ctx)
+    return model().answer_grounded(None, prompts, feats=feats, image_of=image_of)
 
 
 @registry.lookup("Vqa").backend(BACKEND, default=True, missing=_missing,
@@ -154,7 +178,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
         prompts.append(f"Count the {target}." if target else q)
     replies = ask(images, prompts, ctx)
     out = []
-    for i, (reply, target) in enumerate(zip(replies, counting)):
+    for i, ((reply, refs), target) in enumerate(zip(replies, counting)):
         if target:
             n = parse_count(reply)
             if n is not None:
@@ -162,7 +186,17 @@ def vqa(calls: list[dict], ctx) -> list[str]:
                             f"({reply if len(reply) < 300 else reply[:300] + '...'})")
                 out.append(str(n))
                 continue
-        ctx.note(i, f"in-repo LLaVA-style model: {reply!r}")
+        relation = relation_by_points(prompts[i], refs) if RELATIONS_BY_POINTING else None
+        if relation is not None:
+            (a, (pa,)), (b, (pb,)) = refs[:2]
+            ctx.note(i, f"relation by pointing: {a} at {pa}, {b} at {pb} (% of width, height) "
+                        f"-> {relation} (the model itself wrote {reply!r})")
+            out.append(relation)
+            continue
+        looked = "; ".join(f"{label} ({len(pts)} point{'s' if len(pts) != 1 else ''})"
+                           for label, pts in refs if label)
+        ctx.note(i, f"in-repo LLaVA-style model: {reply!r}" +
+                 (f", after pointing at {looked}" if looked else ""))
         out.append(short_answer(reply))
     return out
 
@@ -175,7 +209,7 @@ def point(calls: list[dict], ctx) -> list[Points]:
     prompts = [f"Point to the {plural_phrase(str(c['object']))}." for c in calls]
     replies = ask(images, prompts, ctx)
     out = []
-    for i, (reply, im, c) in enumerate(zip(replies, images, calls)):
+    for i, ((reply, _), im, c) in enumerate(zip(replies, images, calls)):
         pts = parse_points(reply, im.width, im.height)
         ctx.note(i, f"{len(pts)} point{'s' if len(pts) != 1 else ''}: {reply[:300]}")
         out.append(Points(pts, label=str(c["object"])))

@@ -1,18 +1,32 @@
 """A LLaVA-style VQA model for the icon world, with Molmo-style pointing, in one file.
 
-    image (PIL) --to_pixels(128)--> frozen CLIP tower (visprog/models/clip.py, stride-8
-    patch tokens, 16x16x96) --2x2 merge--> 64 tokens x 384 --MLP projector + 2D positions-->
-    64 image embeddings --> small decoder LM (nanoGPT style) --> answer text, greedy, </s> stops.
+    image (PIL) --to_pixels(192)--> frozen image tower (stride-8 patch tokens, 24x24x96)
+    --2x2 merge--> 144 tokens x 384 --MLP projector + 2D positions--> 144 image embeddings
+    --> small decoder LM (nanoGPT style) --> answer tokens, greedy, </s> stops.
 
-The tower is the icon-world CLIP's convnet `Tower`: its output is the last layer before
-CLIP's image head, i.e. the "penultimate" patch tokens LLaVA takes from CLIP ViT. It is
-frozen; features are computed once per image and cached during training.
+The tower is the icon-world CLIP tower architecture (`clip.Tower`) as the OWL-style
+detector trained it on whole scenes (visprog/weights/detector.safetensors), OWL-ViT's way
+of fine-tuning CLIP's image tower; its output is the last layer before the detection
+heads, i.e. the "penultimate" patch tokens LLaVA takes from CLIP ViT. It is frozen;
+features are computed once per image and cached during training. (The CLIP file's own
+tower, trained on 64x64 crops, was measured first: it barely localises objects in a
+scene; see visprog/weights/llava.md.)
+
+Every answer is grounded first, as Molmo points before it counts: the model names the
+points of each thing the question refers to, then answers after '='. Points are location
+tokens (PaliGemma's and Kosmos-2's idea): one of `loc_bins` x-bins and one of `loc_bins`
+y-bins per point, sorted by x then y, so a point costs two tokens and no digit arithmetic.
+
+    Q: How many dogs are there?   ->  <x12><y40><x61><y33> dogs = 2
+    Q: Is the cat left of the tree? -> <x20><y50> cat <x70><y45> tree = yes
+    Q: Point to the dogs.          ->  <x12><y40><x61><y33> dogs
+
+`answer()` renders replies as text: the part after '=' for questions, Molmo's format for
+'Point to the dogs.' ('<points x1="25.0" y1="81.0" ...>dogs</points>') and counting by
+pointing for 'Count the dogs.' ('Counting the <points ...>dogs</points> shows a total of 2.').
+`answer_grounded()` also returns the points behind each answer (for the rationale).
 
 Text format, one turn: `<s>Q: {question}\nA:` then the answer tokens and `</s>`.
-Answers: a word or a number ('yes', '3', 'red'), a caption for 'Describe the image.',
-Molmo points for 'Point to the dogs.' (`visprog/models/pointing.py`), or counting by
-pointing for 'Count the dogs.' ('Counting the <points ...>dogs</points> shows a total of 2.').
-
 Training packs several turns about the same image into one sequence, with an
 attention mask that lets each turn see only the image and itself (positions restart
 after the image), so a packed sequence trains exactly what single-turn inference runs.
@@ -28,6 +42,7 @@ import dataclasses
 import json
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -37,6 +52,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..pointing import format_count, format_points
 from .tokenizer import BOS, EOS, PAD, Tokenizer
 
 # ----------------------------------------------------------------------------- config
@@ -44,20 +60,21 @@ from .tokenizer import BOS, EOS, PAD, Tokenizer
 
 @dataclass
 class LlavaConfig:
-    # vision: 'clip' = frozen tower from visprog/weights/clip.safetensors;
-    # 'random-clip' = the same architecture, randomly initialised (tests, development)
-    vision: str = "clip"
-    image_size: int = 128        # scenes are resized to this before the tower
+    # vision: 'detector' = frozen tower from visprog/weights/detector.safetensors; 'clip' =
+    # the one in clip.safetensors; 'random-clip' = that architecture, randomly initialised (tests)
+    vision: str = "detector"
+    image_size: int = 192        # scenes are resized to this before the tower
     vision_width: int = 96       # channels of the tower's patch tokens
-    vision_grid: int = 16        # tower grid side at image_size (stride 8)
+    vision_grid: int = 24        # tower grid side at image_size (stride 8)
     merge: int = 2               # merge x merge neighbouring patch tokens into one image token
     proj_hidden: int = 256
     # language model
-    vocab_size: int = 1024
+    vocab_size: int = 1024       # text tokens (the tokenizer's); location tokens follow them
+    loc_bins: int = 50           # location tokens per axis (2% of the image each)
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
-    block_size: int = 256        # max positions (image tokens + one turn)
+    block_size: int = 512        # max positions (image tokens + one turn)
     max_answer: int = 160        # max new tokens when generating
 
     @property
@@ -67,6 +84,34 @@ class LlavaConfig:
     @property
     def n_image_tokens(self) -> int:
         return self.grid * self.grid
+
+    @property
+    def n_vocab(self) -> int:
+        return self.vocab_size + 2 * self.loc_bins
+
+    def loc_token(self, axis: int, value: float) -> int:
+        """The location token of a coordinate in [0, 1] (axis 0: x, 1: y)."""
+        k = min(self.loc_bins - 1, max(0, int(value * self.loc_bins)))
+        return self.vocab_size + axis * self.loc_bins + k
+
+    def loc_value(self, token: int) -> tuple[int, float]:
+        """(axis, bin centre in [0, 1]) of a location token."""
+        axis, k = divmod(token - self.vocab_size, self.loc_bins)
+        return axis, (k + 0.5) / self.loc_bins
+
+
+def sincos(values: torch.Tensor, dim: int) -> torch.Tensor:
+    """(N,) values in [0, 1] -> (N, dim) sin/cos features at dim/2 frequencies (smooth in value)."""
+    freqs = torch.arange(1, dim // 2 + 1, dtype=torch.float32) * math.pi / 2  # (dim/2,)
+    angles = values[:, None].float() * freqs[None]                             # (N, dim/2)
+    return torch.cat([angles.sin(), angles.cos()], dim=1)                      # (N, dim)
+
+
+def position_features(xs: torch.Tensor, ys: torch.Tensor, dim: int) -> torch.Tensor:
+    """2D positions -> (N, dim): x in the first half of the channels, y in the second. Shared
+    by the image tokens and the location tokens, so that 'this token is there' and 'point
+    there' start out as the same direction."""
+    return torch.cat([sincos(xs, dim // 2), sincos(ys, dim // 2)], dim=1)
 
 
 # ----------------------------------------------------------------------------- model
@@ -119,9 +164,16 @@ class Projector(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_in, cfg.proj_hidden), nn.GELU(),
                                  nn.Linear(cfg.proj_hidden, cfg.n_embd))
         self.pos = nn.Parameter(torch.randn(cfg.n_image_tokens, cfg.n_embd) * 0.02)
+        centres = (torch.arange(cfg.grid, dtype=torch.float32) + 0.5) / cfg.grid
+        ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+        self.register_buffer("fixed_pos", POSITION_SCALE * position_features(
+            xs.flatten(), ys.flatten(), cfg.n_embd), persistent=False)  # (N, n_embd)
 
     def forward(self, feats):                     # (B, N, d_in)
-        return self.mlp(self.norm(feats)) + self.pos  # (B, N, n_embd)
+        return self.mlp(self.norm(feats)) + self.pos + self.fixed_pos  # (B, N, n_embd)
+
+
+POSITION_SCALE = 0.05  # position features' norm ~0.3, like a 0.02-std embedding row's
 
 
 class LLaVA(nn.Module):
@@ -131,7 +183,7 @@ class LLaVA(nn.Module):
         self.tokenizer = tokenizer
         self.tower = None  # the frozen vision tower, attached by attach_tower (not in state_dict)
         self.projector = Projector(cfg)
-        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wte = nn.Embedding(cfg.n_vocab, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd)
@@ -141,6 +193,13 @@ class LLaVA(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") and "projector" not in name:
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        with torch.no_grad():  # location tokens start as the image tokens' position features
+            centres = (torch.arange(cfg.loc_bins, dtype=torch.float32) + 0.5) / cfg.loc_bins
+            half = cfg.n_embd // 2
+            loc = torch.zeros(2, cfg.loc_bins, cfg.n_embd)
+            loc[0, :, :half] = sincos(centres, half)
+            loc[1, :, half:] = sincos(centres, half)
+            self.wte.weight[cfg.vocab_size:] = POSITION_SCALE * loc.reshape(-1, cfg.n_embd)
 
     @staticmethod
     def _init(m):
@@ -191,11 +250,12 @@ class LLaVA(nn.Module):
         return F.cross_entropy(logits.float(), targets.reshape(-1)[keep])
 
     def grounding_loss(self, feats, labels):
-        """Auxiliary alignment: each image embedding should read, through the tied word
-        embeddings, as the name of what lies in its cell ('<image>' for background).
-        feats (B, N, D), labels (B, N) token ids (-1: no label)."""
+        """Auxiliary alignment: the image embedding of the cell holding an object's point
+        should read, through the tied word embeddings, as the object's name and as its x and
+        y location tokens ('<image>' for background cells): pointing is then a copy.
+        feats (B, N, D), labels (B, N, 3) token ids (-1: no label)."""
         img = self.projector(feats)                                    # (B, N, C)
-        return self._loss(img, labels)
+        return self._loss(img[:, :, None].expand(-1, -1, labels.shape[-1], -1), labels)
 
     def forward(self, feats, ids, segs, targets=None):
         """Training forward over packed turns.
@@ -234,12 +294,17 @@ class LLaVA(nn.Module):
     # -- generation
     @torch.no_grad()
     def generate(self, feats, prompts: list[list[int]], max_new_tokens: Optional[int] = None,
-                 use_cache: bool = True) -> list[list[int]]:
-        """Greedy decoding for a batch: feats (B, N, D), prompts B lists of token ids
-        (starting with <s>). Rows are left-padded; a row stops at </s>. Returns new ids."""
+                 use_cache: bool = True, image_of: Optional[Sequence[int]] = None) -> list[list[int]]:
+        """Greedy decoding for a batch: feats (U, N, D) image tokens, prompts B lists of token
+        ids (starting with <s>), image_of[b] the image row b asks about (default: row b's own).
+        Each image's tokens go through the decoder once, however many questions ask about it
+        (their keys and values are shared: they attend only to themselves). Rows are laid out
+        [image][pads][prompt]; a row stops at </s>. Returns the new ids of each row."""
         cfg = self.config
         max_new = max_new_tokens or cfg.max_answer
-        B, N, _ = feats.shape
+        U, N, _ = feats.shape
+        B = len(prompts)
+        rows = torch.as_tensor(list(image_of) if image_of is not None else range(B), dtype=torch.long)
         L = max(len(p) for p in prompts)
         max_new = max(1, min(max_new, cfg.block_size - N - L))
         ids = torch.full((B, L), PAD, dtype=torch.long)
@@ -247,25 +312,27 @@ class LLaVA(nn.Module):
         for i, p in enumerate(prompts):
             ids[i, L - len(p):] = torch.tensor(p)
             valid_txt[i, L - len(p):] = True
-        img = self.projector(feats)                                    # (B, N, C)
-        # layout per row: [pad ...][image N][prompt]; the image moves right of the pads
-        pad = L - valid_txt.sum(1)                                     # (B,)
+        img = self.projector(feats)                                    # (U, N, C)
+        pos_txt = N + (valid_txt.long().cumsum(1) - 1).clamp(min=0)    # (B, L)
+        valid = torch.cat([torch.ones(B, N, dtype=torch.bool), valid_txt], 1)  # (B, N+L)
         S = N + L
-        x = torch.zeros(B, S, cfg.n_embd)
-        valid = torch.zeros(B, S, dtype=torch.bool)
-        for i in range(B):
-            p = int(pad[i])
-            x[i, p:p + N] = img[i]
-            x[i, p + N:] = self.wte(ids[i, p:])
-            valid[i, p:] = True
-        pos = (valid.long().cumsum(1) - 1).clamp(min=0)                # (B, S)
+        causal = torch.ones(S, S, dtype=torch.bool).tril()
+        if use_cache:
+            caches = [dict() for _ in self.blocks]
+            self.run(img, torch.arange(N).expand(U, N), causal[:N, :N][None, None], caches)
+            for c in caches:  # one copy of each image's keys and values per row asking about it
+                c["k"], c["v"] = c["k"][rows], c["v"][rows]            # (B, h, N, hd)
+            mask = (causal[N:] & valid[:, None, :]) | torch.eye(S, dtype=torch.bool)[N:]  # (B, L, S)
+            logits = self.run(self.wte(ids), pos_txt, mask[:, None], caches)  # (B, L, V)
+        else:
+            caches = None
+            x = torch.cat([img[rows], self.wte(ids)], 1)                # (B, S, C)
+            pos = torch.cat([torch.arange(N).expand(B, N), pos_txt], 1)  # (B, S)
+            mask = (causal & valid[:, None, :]) | torch.eye(S, dtype=torch.bool)
+            logits = self.run(x, pos, mask[:, None])                    # (B, S, V)
         out = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool)
-        eye = torch.eye(S, dtype=torch.bool)
-        mask = (torch.ones(S, S, dtype=torch.bool).tril() & valid[:, None, :]) | eye  # (B, S, S)
-        caches = [dict() for _ in self.blocks] if use_cache else None
-        logits = self.run(x, pos, mask[:, None], caches)                # (B, S, V)
-        last_pos = pos[:, -1:]                                          # (B, 1)
+        last_pos = pos_txt[:, -1:]                                      # (B, 1)
         for t in range(max_new):
             nxt = logits[:, -1].argmax(-1)                              # (B,)
             for i in torch.nonzero(~done).flatten().tolist():
@@ -294,18 +361,83 @@ class LLaVA(nn.Module):
         return [BOS] + self.tokenizer.encode(prompt_text(question))
 
     @torch.no_grad()
-    def answer(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
-               feats: Optional[torch.Tensor] = None, batch_size: int = 64) -> list[str]:
-        """Answer one question per image, batched."""
+    def answer_grounded(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
+                        feats: Optional[torch.Tensor] = None, image_of: Optional[Sequence[int]] = None,
+                        batch_size: int = 64) -> list[tuple[str, list]]:
+        """Answer questions[b] about images[b] (or about feats[image_of[b]] when features are
+        given), batched: (answer text, refs) each, refs being the (label, [(x%, y%), ...]) the
+        model pointed at before answering."""
         self.eval()
-        answers: list[str] = []
+        if feats is None:
+            feats = self.image_features(list(images), bf16=True)         # (B, N, D)
+        image_of = list(image_of) if image_of is not None else list(range(len(questions)))
+        out: list[tuple[str, list]] = []
         for s in range(0, len(questions), batch_size):
-            f = feats[s:s + batch_size] if feats is not None else \
-                self.image_features(list(images[s:s + batch_size]), bf16=True)
-            prompts = [self.prompt_ids(q) for q in questions[s:s + batch_size]]
-            outs = self.generate(f, prompts, max_new_tokens)
-            answers.extend(self.tokenizer.decode(o).strip() for o in outs)
-        return answers
+            qs, rows = list(questions[s:s + batch_size]), image_of[s:s + batch_size]
+            used = sorted(set(rows))
+            ids = self.generate(feats[used], [self.prompt_ids(q) for q in qs], max_new_tokens,
+                                image_of=[used.index(r) for r in rows])
+            out.extend(self.render(q, i) for q, i in zip(qs, ids))
+        return out
+
+    def answer(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
+               feats: Optional[torch.Tensor] = None, image_of: Optional[Sequence[int]] = None,
+               batch_size: int = 64) -> list[str]:
+        """Answer one question per image (or per feats[image_of[b]]), batched."""
+        return [a for a, _ in self.answer_grounded(images, questions, max_new_tokens, feats,
+                                                   image_of, batch_size)]
+
+    def render(self, question: str, ids: Sequence[int]) -> tuple[str, list]:
+        """Generated tokens -> (answer text, refs). Location tokens pair up as x then y; an
+        unpaired or out-of-order one is dropped."""
+        cfg, tok = self.config, self.tokenizer
+        chunks: list[tuple[list[int], list[int]]] = []   # (location tokens, text tokens after them)
+        for t in ids:
+            if t >= cfg.vocab_size:
+                if not chunks or chunks[-1][1]:
+                    chunks.append(([], []))
+                chunks[-1][0].append(t)
+            else:
+                if not chunks:
+                    chunks.append(([], []))
+                chunks[-1][1].append(t)
+        text = tok.decode(t for t in ids if t < cfg.vocab_size).strip()
+        kind = pointing_kind(question)
+        grounded = kind is not None or "=" in text or any(locs for locs, _ in chunks)
+        refs = []
+        for locs, words in chunks if grounded else []:
+            points, x = [], None
+            for t in locs:
+                axis, v = cfg.loc_value(t)
+                if axis == 0:
+                    x = v
+                elif x is not None:
+                    points.append((round(100 * x, 1), round(100 * v, 1)))
+                    x = None
+            label, _, rest = tok.decode(words).partition("=")
+            refs.append((label.strip(), points))
+            if _:
+                break
+        if kind is not None:
+            label = next((lb for lb, _ in refs if lb), "") or pointing_object(question)
+            points = [p for _, pts in refs for p in pts]
+            write = format_points if kind == "point" else format_count
+            return write(points, 100, 100, label, label), refs
+        return (text.partition("=")[2].strip() if grounded else text), refs
+
+
+_POINTING_Q = re.compile(r"^\s*(point to|count)\s+(?:all\s+)?(?:the\s+)?(.+?)(?:\s+by pointing)?\s*[.?!]*\s*$", re.I)
+
+
+def pointing_kind(question: str) -> Optional[str]:
+    """'point' for 'Point to the dogs.', 'count_point' for 'Count the dogs.', else None."""
+    m = _POINTING_Q.match(question)
+    return None if m is None else ("point" if m.group(1).lower() == "point to" else "count_point")
+
+
+def pointing_object(question: str) -> str:
+    m = _POINTING_Q.match(question)
+    return m.group(2) if m else ""
 
 
 def merge_tokens(fmap: torch.Tensor, m: int) -> torch.Tensor:
@@ -384,7 +516,7 @@ def make_scene(seed: int, kind: Optional[str] = None):
     return image, scene, kind
 
 
-def small_pixels(image, size: int = 128) -> np.ndarray:
+def small_pixels(image, size: int = LlavaConfig.image_size) -> np.ndarray:
     """The uint8 (size, size, 3) array the tower sees (clip.to_pixels' resize)."""
     from PIL import Image
     im = image.convert("RGB")
@@ -393,7 +525,7 @@ def small_pixels(image, size: int = 128) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
-def build_pool(seeds: Sequence[int], size: int = 128, log=None) -> tuple[np.ndarray, list[dict]]:
+def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=None) -> tuple[np.ndarray, list[dict]]:
     """Render scenes for `seeds`: (uint8 (N, size, size, 3), records)."""
     arrays, records = [], []
     t0 = time.time()
@@ -454,20 +586,20 @@ def _groups():
 
 
 def point_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    from ..pointing import format_points
     pts = [tuple(rec["objects"][i]["point"]) for i in members]
     return format_points(pts, rec["w"], rec["h"], singular, plural)
 
 
 def count_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    from ..pointing import format_count
     pts = [tuple(rec["objects"][i]["point"]) for i in members]
     return format_count(pts, rec["w"], rec["h"], singular, plural)
 
 
 def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequence[str]] = None
-              ) -> list[tuple[str, str, str]]:
-    """Up to n (form, question, answer) triples about a scene record."""
+              ) -> list[tuple[str, str, str, list]]:
+    """Up to n (form, question, answer, refs) about a scene record. `answer` is the text
+    `LLaVA.answer` should give; refs are the (label, object indices) the model points at
+    before answering (`answer_ids`)."""
     from ..iconworld import catalog
     objs = rec["objects"]
     names = [o["name"] for o in objs]
@@ -485,6 +617,9 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
     def members_of(name):
         return [i for i, o in enumerate(objs) if o["name"] == name]
 
+    def ref(singular, members, plural=None):  # Molmo's alt: singular for one point
+        return (singular if len(members) == 1 else (plural or _plural(singular)), members)
+
     out = []
     table = {
         "count": 3, "exist": 2, "point": 3, "count_point": 2.5, "color": 1, "size": 1,
@@ -498,16 +633,19 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
         tries += 1
         kind = rng.choices(kinds, weights)[0]
         q = a = None
+        refs: list = []
         if kind == "count":
             nm = some_name()
             q = rng.choice(["How many {} are there?", "How many {} are in the image?",
                             "How many {} can you see?", "How many {} are in the picture?"]).format(_plural(nm))
             a = str(counts.get(nm, 0))
+            refs = [ref(nm, members_of(nm))]
         elif kind == "exist":
             nm = some_name()
             q = rng.choice([f"Is there {_art(nm)}?", f"Are there any {_plural(nm)}?",
                             f"Is there {_art(nm)} in the image?", f"Does the image contain {_art(nm)}?"])
             a = "yes" if nm in counts else "no"
+            refs = [ref(nm, members_of(nm))]
         elif kind in ("point", "count_point"):
             if rng.random() < 0.15 and groups:
                 sup = rng.choice(sorted(groups))
@@ -516,6 +654,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             else:
                 nm = some_name()
                 members, sing, plu = members_of(nm), nm, _plural(nm)
+            refs = [ref(sing, members, plu)]
             if kind == "point":
                 q = rng.choice(["Point to the {}.", "Point to the {}", "Point to all the {}."]).format(plu)
                 a = point_answer(rec, members, sing, plu)
@@ -525,6 +664,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
         elif kind == "color" and unique:
             i = rng.choice(unique)
             o = objs[i]
+            refs = [ref(o["name"], [i])]
             if rng.random() < 0.5:
                 q, a = f"What color is the {o['name']}?", o["color"]
             else:
@@ -533,6 +673,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
         elif kind == "size" and unique:
             i = rng.choice(unique)
             o = objs[i]
+            refs = [ref(o["name"], [i])]
             r = rng.random()
             if r < 0.35:
                 q, a = f"What size is the {o['name']}?", o["size"]
@@ -546,6 +687,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             side = rng.choice(list(SIDES))
             f = _frac(rec, i, j, side)
             A, B = objs[i]["name"], objs[j]["name"]
+            refs = [ref(A, [i]), ref(B, [j])] if kind != "what_rel" else [ref(B, [j])]
             if kind == "relation" and (f <= 0.2 or f >= 0.8):
                 q = f"Is the {A} {SIDES[side]} the {B}?"
                 a = "yes" if f >= 0.5 else "no"
@@ -570,6 +712,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             lr = "left" if x1 <= W / 2 else ("right" if x0 >= W / 2 else None)
             tb = "top" if y1 <= H / 2 else ("bottom" if y0 >= H / 2 else None)
             nm = objs[i]["name"]
+            refs = [ref(nm, [i])]
             if lr and rng.random() < 0.5:
                 if rng.random() < 0.5:
                     q, a = f"Is the {nm} on the left or right side of the image?", lr
@@ -586,6 +729,7 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             x, y = some_name(), some_name()
             if x != y:
                 cx, cy = counts.get(x, 0), counts.get(y, 0)
+                refs = [ref(x, members_of(x)), ref(y, members_of(y))]
                 r = rng.random()
                 if r < 0.4:
                     q, a = f"Are there more {_plural(x)} than {_plural(y)}?", "yes" if cx > cy else "no"
@@ -596,7 +740,9 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
         elif kind == "super" and groups:
             sup = rng.choice(sorted(groups))
             plu = catalog.SUPERCATEGORY_PLURALS[sup]
-            members = [o["name"] for o in objs if o["name"] in groups[sup]]
+            idx = [i for i, o in enumerate(objs) if o["name"] in groups[sup]]
+            members = [objs[i]["name"] for i in idx]
+            refs = [ref(sup, idx, plu)]
             r = rng.random()
             if r < 0.35:
                 q, a = f"Are there any {plu}?", "yes" if members else "no"
@@ -605,7 +751,9 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             elif r < 0.85 and len(set(members)) == 1:
                 q, a = f"What {sup} is in the image?", members[0]
             elif unique:
-                o = objs[rng.choice(unique)]
+                i = rng.choice(unique)
+                o = objs[i]
+                refs = [ref(o["name"], [i])]
                 q = f"Is the {o['name']} {_art(sup)}?"
                 a = "yes" if o["name"] in groups[sup] else "no"
         elif kind == "describe":
@@ -615,11 +763,12 @@ def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequenc
             side = rng.choice(list(SIDES))
             nm = some_name()
             ks = [k for k in members_of(nm) if k != j]
+            refs = [ref(objs[j]["name"], [j]), ref(nm, ks)]
             if all(_frac(rec, k, j, side) <= 0.2 or _frac(rec, k, j, side) >= 0.8 for k in ks):
                 q = f"How many {_plural(nm)} are {SIDES[side]} the {objs[j]['name']}?"
                 a = str(sum(_frac(rec, k, j, side) >= 0.5 for k in ks))
         if q is not None and a is not None:
-            out.append((kind, q, a))
+            out.append((kind, q, a, refs))
     return out
 
 
@@ -696,13 +845,33 @@ def side_by_side(left, right, size: int = 128):
 
 # ----------------------------------------------------------------------------- batches
 
-def encode_turns(tok: Tokenizer, turns: Sequence[tuple[str, str]]) -> tuple[list[int], list[int], list[int]]:
+POINTING = ("point", "count_point")  # question forms answered in Molmo's format
+
+
+def answer_ids(tok: Tokenizer, cfg: LlavaConfig, rec: dict, kind: str, refs: list, answer: str
+               ) -> list[int]:
+    """The tokens the model is trained to write: for each ref its points (an x and a y
+    location token each, sorted by x then y) and its label, then ' = answer' (pointing
+    forms stop after the points: `render` writes their Molmo text)."""
+    ids: list[int] = []
+    for label, members in refs:
+        points = sorted((cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"]))
+                        for x, y in (rec["objects"][i]["point"] for i in members))
+        for tx, ty in points:
+            ids += [tx, ty]
+        ids += tok.encode(" " + label)
+    if kind not in POINTING:
+        ids += tok.encode((" = " if refs else " ") + answer)
+    return ids
+
+
+def encode_turns(tok: Tokenizer, turns: Sequence[tuple[str, object]]) -> tuple[list[int], list[int], list[int]]:
     """(question, answer) turns -> ids, segs, targets (targets: next token on answer tokens
-    and </s>, -1 elsewhere)."""
+    and </s>, -1 elsewhere). An answer is text or already its token ids (`answer_ids`)."""
     ids, segs, tgts = [], [], []
     for k, (q, a) in enumerate(turns, 1):
         p = [BOS] + tok.encode(prompt_text(q))
-        ans = tok.encode(" " + a) + [EOS]
+        ans = (tok.encode(" " + a) if isinstance(a, str) else list(a)) + [EOS]
         seq = p + ans
         t = [-1] * (len(p) - 1) + ans + [-1]
         ids += seq
@@ -741,8 +910,9 @@ def train_tokenizer(records: list[dict], vocab_size: int, seed: int = 0) -> Toke
     rng = random.Random(seed)
     texts = []
     for rec in records:
-        for _, q, a in questions(rec, rng, 8):
-            texts.append(prompt_text(q) + " " + a)
+        for kind, q, a, refs in questions(rec, rng, 8):
+            grounding = " ".join(label for label, _ in refs)
+            texts.append(prompt_text(q) + " " + grounding + (" = " + a if kind not in POINTING else ""))
     for i in range(0, len(records) - 1, 2):
         for st, a in statements(records[i], records[i + 1], rng, 4):
             texts.append(prompt_text(statement_prompt(st)) + " " + a)
@@ -815,7 +985,8 @@ def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, st
         if stage == 2:
             turns = [("Describe the image.", rec["caption"])]
         else:
-            turns = [(q, a) for _, q, a in questions(rec, rng, tc.turns)]
+            turns = [(q, answer_ids(tok, model.config, rec, kind, refs, a))
+                     for kind, q, a, refs in questions(rec, rng, tc.turns)]
         rows.append(encode_budget(tok, turns, tc.text_tokens))
     if idx:
         feats.append(data.feats[idx].float())
@@ -826,31 +997,35 @@ def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, st
             rows.append(encode_budget(tok, [(statement_prompt(s), a) for s, a in sts], tc.text_tokens))
         feats.append(_pair_features(model, data, pairs))
     ids, segs, tgts = collate(rows)
-    labels = torch.full((tc.batch, model.config.n_image_tokens), -1, dtype=torch.long)
+    labels = torch.full((tc.batch, model.config.n_image_tokens, 3), -1, dtype=torch.long)
     for b, i in enumerate(idx):
-        labels[b] = cell_labels(tok, data.records[i], model.config.grid)
+        labels[b] = cell_labels(tok, model.config, data.records[i])
     return torch.cat(feats), ids, segs, tgts, labels
 
 
 _NAME_TOKEN: dict = {}
 
 
-def cell_labels(tok: Tokenizer, rec: dict, grid: int) -> torch.Tensor:
-    """(grid*grid,) token ids: the first token of ' name' for the cell holding an object's
-    point, '<image>' for cells no object box touches, -1 (no loss) elsewhere."""
+def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
+    """(grid*grid, 3) token ids per image token: for the cell holding an object's point, the
+    first token of ' name' and the point's x and y location tokens; '<image>' (and no
+    location) for cells no object box touches; -1 (no loss) elsewhere."""
     from .tokenizer import IMAGE
-    lab = torch.full((grid, grid), IMAGE, dtype=torch.long)
+    grid = cfg.grid
+    lab = torch.full((grid, grid, 3), -1, dtype=torch.long)
+    lab[:, :, 0] = IMAGE
     cw, ch = rec["w"] / grid, rec["h"] / grid
     for o in rec["objects"]:
         x0, y0, x1, y1 = o["box"]
-        lab[int(y0 // ch):min(grid, int(math.ceil(y1 / ch))), int(x0 // cw):min(grid, int(math.ceil(x1 / cw)))] = -1
+        lab[int(y0 // ch):min(grid, int(math.ceil(y1 / ch))), int(x0 // cw):min(grid, int(math.ceil(x1 / cw))), 0] = -1
     for o in rec["objects"]:
-        name = o["name"]
+        name = (id(tok), o["name"])
         if name not in _NAME_TOKEN:
-            _NAME_TOKEN[name] = tok.encode(" " + name)[0]
+            _NAME_TOKEN[name] = tok.encode(" " + o["name"])[0]
         x, y = o["point"]
-        lab[min(grid - 1, int(y // ch)), min(grid - 1, int(x // cw))] = _NAME_TOKEN[name]
-    return lab.flatten()
+        lab[min(grid - 1, int(y // ch)), min(grid - 1, int(x // cw))] = torch.tensor(
+            [_NAME_TOKEN[name], cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"])])
+    return lab.reshape(grid * grid, 3)
 
 
 def lm_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig):
@@ -859,7 +1034,8 @@ def lm_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig):
     rows = []
     for _ in range(tc.batch * 2):
         rec = data.records[rng.randrange(len(data.records))]
-        turns = [(q, a) for _, q, a in questions(rec, rng, tc.turns)]
+        turns = [(q, answer_ids(tok, model.config, rec, kind, refs, a))
+                 for kind, q, a, refs in questions(rec, rng, tc.turns)]
         ids, segs, _ = encode_budget(tok, turns, tc.text_tokens)
         tgts = [ids[k + 1] if k + 1 < len(ids) and segs[k + 1] == segs[k] else -1
                 for k in range(len(ids))]  # the whole turn, question included
@@ -979,11 +1155,12 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
 
 def make_tower(cfg: LlavaConfig) -> nn.Module:
     """The frozen image tower: the icon-world CLIP's (trained) or a random one of its shape."""
-    from . import clip, weights_path
-    if cfg.vision == "clip":
-        model = clip.load(weights_path("clip"))
+    from . import clip, detector, weights_path
+    if cfg.vision in ("clip", "detector"):
+        model = clip.load(weights_path("clip")) if cfg.vision == "clip" else \
+            detector.load(weights_path("detector"))
         tower = model.tower.eval()
-        tower.clip_config = dataclasses.asdict(model.config)
+        tower.clip_config = dataclasses.asdict(model.config if cfg.vision == "clip" else model.clip_config)
         return tower
     if cfg.vision == "random-clip":
         g = torch.random.get_rng_state()

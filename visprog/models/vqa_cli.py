@@ -17,19 +17,19 @@ import sys
 import time
 
 
-def load_pool(n_scenes: int, cache: str, log=print, shard: int = 2000):
-    """The first n_scenes training scenes, rendered once and cached in `cache`."""
+def load_pool(n_scenes: int, cache: str, size: int, log=print, shard: int = 2000):
+    """The first n_scenes training scenes at size x size, rendered once and cached in `cache`."""
     import numpy as np
     from . import llava
     os.makedirs(cache, exist_ok=True)
     images, records = [], []
     for k in range((n_scenes + shard - 1) // shard):
-        path = os.path.join(cache, f"pool_{k}.npz")
+        path = os.path.join(cache, f"pool{size}_{k}.npz")
         count = min(shard, n_scenes - k * shard)
         if not os.path.exists(path):
             log(f"rendering scenes {k * shard}..{k * shard + count} -> {path}")
             arr, rec = llava.build_pool(range(llava.TRAIN_SEED_BASE + k * shard,
-                                              llava.TRAIN_SEED_BASE + k * shard + shard), log=log)
+                                              llava.TRAIN_SEED_BASE + k * shard + shard), size, log=log)
             np.savez(path, images=arr, records=np.array(json.dumps(rec)))
         d = np.load(path)
         images.append(d["images"][:count])
@@ -52,7 +52,7 @@ def cmd_train(args) -> int:
 
     stages = tuple(int(s) for s in args.stages.split(","))
     start = time.time()
-    images, records = load_pool(args.scenes, args.cache, log)
+    images, records = load_pool(args.scenes, args.cache, llava.LlavaConfig.image_size, log)
     log(f"pool: {len(records)} scenes")
     if args.init:
         model = llava.load(args.init)
@@ -76,6 +76,8 @@ def cmd_train(args) -> int:
     tc = llava.TrainConfig(seed=args.seed, minutes=args.minutes, batch=args.batch, bf16=args.bf16)
     if args.lr:
         tc.lr = args.lr
+    if args.grounding is not None:
+        tc.grounding = args.grounding
     share = {1: tc.lm_frac, 2: tc.align_frac, 3: 1 - tc.lm_frac - tc.align_frac}
     total = sum(share[s] for s in stages)
     tc.lm_frac, tc.align_frac = share[1] / total, share[2] / total
@@ -107,15 +109,17 @@ def add_train_commands(models) -> None:
     p.add_argument("--stages", default="1,2,3", help="comma-separated LLaVA stages to run")
     p.add_argument("--init", default=None, help="continue from these weights (e.g. after stage 1)")
     p.add_argument("--out", default=None, help="default: visprog/weights/llava.safetensors")
-    p.add_argument("--scenes", type=int, default=40000)
+    p.add_argument("--scenes", type=int, default=20000)
     p.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "llava_data"))
-    p.add_argument("--vision", default="clip", choices=["clip", "random-clip"])
+    p.add_argument("--vision", default="detector", choices=["detector", "clip", "random-clip"])
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of stages 2-3 (default 1.5e-3)")
+    p.add_argument("--grounding", type=float, default=None,
+                   help="weight of the image-token grounding loss (default 0.5)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 is fastest on a shared, oversubscribed CPU)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
