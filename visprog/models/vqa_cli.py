@@ -1,6 +1,6 @@
 """`visprog train vqa`: train the LLaVA-style VQA/pointing model (visprog/models/llava.py).
 
-    visprog train vqa --seed 0 --minutes 75          # all three stages, writes the bundled weights
+    visprog train vqa --seed 0                       # all three stages (78 min), writes the bundled weights
     visprog train vqa --seed 0 --stages 1 --minutes 4 --out /tmp/stage1.safetensors
     visprog train vqa --seed 0 --stages 2,3 --minutes 70 --init /tmp/stage1.safetensors
 
@@ -105,7 +105,7 @@ def add_train_commands(models) -> None:
     p = models.add_parser("vqa", help="train the LLaVA-style VQA and pointing model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--minutes", type=float, default=75.0, help="training budget (all stages given)")
+    p.add_argument("--minutes", type=float, default=78.0, help="training budget (all stages given)")
     p.add_argument("--stages", default="1,2,3", help="comma-separated LLaVA stages to run")
     p.add_argument("--init", default=None, help="continue from these weights (e.g. after stage 1)")
     p.add_argument("--out", default=None, help="default: visprog/weights/llava.safetensors")
