@@ -142,17 +142,17 @@ def features(images, ctx):
     import torch
     m = model()
     slots = [ctx.cache.get(im, FEATURES_KEY, _Slot) if ctx is not None else _Slot() for im in images]
-    todo = [i for i, s in enumerate(slots) if s.value is None]
-    todo = list({id(slots[i]): i for i in reversed(todo)}.values())  # one per distinct image
+    first: dict[int, int] = {}  # slot -> index of the first image using it (its row, in order)
+    for i, s in enumerate(slots):
+        first.setdefault(id(s), i)
+    todo = [i for i in first.values() if slots[i].value is None]
     if todo:
         with torch.no_grad():
             feats = m.image_features([images[i] for i in todo], bf16=True)
         for k, i in enumerate(todo):
             slots[i].value = feats[k]
-    rows: dict[int, int] = {}
-    image_of = [rows.setdefault(id(s), len(rows)) for s in slots]
-    distinct = list({id(s): s for s in slots}.values())
-    return torch.stack([s.value for s in distinct]), image_of
+    row = {key: r for r, key in enumerate(first)}
+    return torch.stack([slots[i].value for i in first.values()]), [row[id(s)] for s in slots]
 
 
 def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:

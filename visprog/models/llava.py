@@ -414,9 +414,9 @@ class LLaVA(nn.Module):
                 elif x is not None:
                     points.append((round(100 * x, 1), round(100 * v, 1)))
                     x = None
-            label, _, rest = tok.decode(words).partition("=")
+            label, equals, _ = tok.decode(words).partition("=")
             refs.append((label.strip(), points))
-            if _:
+            if equals:  # the answer follows; nothing after it is a ref
                 break
         if kind is not None:
             label = next((lb for lb, _ in refs if lb), "") or pointing_object(question)
