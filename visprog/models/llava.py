@@ -540,19 +540,6 @@ def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=Non
     return np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8), records
 
 
-def _pool_main(argv=None):
-    """python -m visprog.models.llava pool OUT.npz START COUNT: render a scene pool shard."""
-    import sys
-    argv = argv if argv is not None else sys.argv[2:]
-    out, start, count = argv[0], int(argv[1]), int(argv[2])
-    torch.set_num_threads(1)
-    arrays, records = build_pool(range(TRAIN_SEED_BASE + start, TRAIN_SEED_BASE + start + count),
-                                 log=lambda m: print(m, flush=True))
-    np.savez(out, images=arrays, records=np.array(json.dumps(records)))
-    print("saved", out, len(records), flush=True)
-
-
-
 # ----------------------------------------------------------------------------- questions
 # Question forms follow the icon-world oracle (visprog/iconworld/oracle.py, QUESTION_FORMS);
 # answers are computed from scene records with the oracle's semantics, asked only where
@@ -1203,8 +1190,3 @@ def answer_statement(left, right, statement: str, model: Optional[LLaVA] = None)
     """NLVR baseline: is `statement` true of the two images placed side by side?
     One model call, no program ('Is this statement true? ...' -> yes/no)."""
     return answer_statements([left], [right], [statement], model)[0]
-
-if __name__ == "__main__":
-    import sys
-    if len(sys.argv) > 1 and sys.argv[1] == "pool":
-        _pool_main()
