@@ -154,6 +154,9 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+POSITION_SCALE = 0.05  # position features' norm ~0.3, like a 0.02-std embedding row's
+
+
 class Projector(nn.Module):
     """Merged patch tokens -> LM embeddings: a 2-layer MLP (LLaVA-1.5) plus learned 2D positions."""
 
@@ -171,9 +174,6 @@ class Projector(nn.Module):
 
     def forward(self, feats):                     # (B, N, d_in)
         return self.mlp(self.norm(feats)) + self.pos + self.fixed_pos  # (B, N, n_embd)
-
-
-POSITION_SCALE = 0.05  # position features' norm ~0.3, like a 0.02-std embedding row's
 
 
 class LLaVA(nn.Module):
@@ -368,15 +368,17 @@ class LLaVA(nn.Module):
         given), batched: (answer text, refs) each, refs being the (label, [(x%, y%), ...]) the
         model pointed at before answering."""
         self.eval()
-        if feats is None:
-            feats = self.image_features(list(images), bf16=True)         # (B, N, D)
-        image_of = list(image_of) if image_of is not None else list(range(len(questions)))
         out: list[tuple[str, list]] = []
         for s in range(0, len(questions), batch_size):
-            qs, rows = list(questions[s:s + batch_size]), image_of[s:s + batch_size]
-            used = sorted(set(rows))
-            ids = self.generate(feats[used], [self.prompt_ids(q) for q in qs], max_new_tokens,
-                                image_of=[used.index(r) for r in rows])
+            qs = list(questions[s:s + batch_size])
+            if feats is None:  # one image per question: this chunk's images only
+                f, rows = self.image_features(list(images[s:s + batch_size]), bf16=True), None
+            else:
+                rows = list(image_of[s:s + batch_size]) if image_of is not None else \
+                    list(range(s, s + len(qs)))
+                used = {r: k for k, r in enumerate(sorted(set(rows)))}
+                f, rows = feats[list(used)], [used[r] for r in rows]
+            ids = self.generate(f, [self.prompt_ids(q) for q in qs], max_new_tokens, image_of=rows)
             out.extend(self.render(q, i) for q, i in zip(qs, ids))
         return out
 
@@ -990,9 +992,6 @@ def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, st
     return torch.cat(feats), ids, segs, tgts, labels
 
 
-_NAME_TOKEN: dict = {}
-
-
 def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
     """(grid*grid, 3) token ids per image token: for the cell holding an object's point, the
     first token of ' name' and the point's x and y location tokens; '<image>' (and no
@@ -1006,12 +1005,9 @@ def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
         x0, y0, x1, y1 = o["box"]
         lab[int(y0 // ch):min(grid, int(math.ceil(y1 / ch))), int(x0 // cw):min(grid, int(math.ceil(x1 / cw))), 0] = -1
     for o in rec["objects"]:
-        name = (id(tok), o["name"])
-        if name not in _NAME_TOKEN:
-            _NAME_TOKEN[name] = tok.encode(" " + o["name"])[0]
         x, y = o["point"]
         lab[min(grid - 1, int(y // ch)), min(grid - 1, int(x // cw))] = torch.tensor(
-            [_NAME_TOKEN[name], cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"])])
+            [tok.encode(" " + o["name"])[0], cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"])])
     return lab.reshape(grid * grid, 3)
 
 
@@ -1144,10 +1140,14 @@ def make_tower(cfg: LlavaConfig) -> nn.Module:
     """The frozen image tower: the icon-world CLIP's (trained) or a random one of its shape."""
     from . import clip, detector, weights_path
     if cfg.vision in ("clip", "detector"):
-        model = clip.load(weights_path("clip")) if cfg.vision == "clip" else \
-            detector.load(weights_path("detector"))
+        if cfg.vision == "clip":
+            model = clip.load(weights_path("clip"))
+            tower_config = model.config
+        else:
+            model = detector.load(weights_path("detector"))
+            tower_config = model.clip_config
         tower = model.tower.eval()
-        tower.clip_config = dataclasses.asdict(model.config if cfg.vision == "clip" else model.clip_config)
+        tower.clip_config = dataclasses.asdict(tower_config)
         return tower
     if cfg.vision == "random-clip":
         g = torch.random.get_rng_state()
