@@ -111,6 +111,18 @@ def test_batched_equals_unbatched(tiny, pool):
     assert shared == tiny.generate(feats[[0, 0, 0]], prompts, max_new_tokens=10)
     assert shared == tiny.generate(feats[:1], prompts, max_new_tokens=10, image_of=[0, 0, 0],
                                    use_cache=False)
+    # uneven groups (padded) and groups too uneven to pad (one row each) give the same answers
+    for image_of in ([1, 0, 1], [0, 0, 0, 0, 0, 1, 2]):
+        rows = [prompts[i % 3] for i in range(len(image_of))]
+        expect = tiny.generate(feats[image_of], rows, max_new_tokens=10)
+        assert tiny.generate(feats, rows, max_new_tokens=10, image_of=image_of) == expect
+
+
+def test_group_rows_layout():
+    slot, group_image, R = llava.group_rows([1, 0, 1], 2)
+    assert R == 2 and group_image.tolist() == [0, 1] and slot.tolist() == [2, 0, 3]
+    slot, group_image, R = llava.group_rows([0, 0, 0, 0, 0, 1, 2], 3)  # 3 x 5 rows > 2 x 7
+    assert R == 1 and group_image.tolist() == [0, 0, 0, 0, 0, 1, 2] and slot.tolist() == list(range(7))
 
 
 def test_answer_and_save_load_roundtrip(tiny, tmp_path):

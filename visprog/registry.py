@@ -240,6 +240,9 @@ class ImageCache:
 
     def __init__(self):
         self._store: dict[tuple[str, str], Any] = {}
+        # id -> (image, digest): a batch often passes one image object many times (NLVR asks
+        # several questions of LEFT); hash it once. Holding the image keeps its id unique.
+        self._digests: dict[int, tuple[Image, str]] = {}
 
     @staticmethod
     def digest(image: Image) -> str:
@@ -250,7 +253,10 @@ class ImageCache:
         return h.hexdigest()
 
     def get(self, image: Image, key: str, compute: Callable[[], Any]) -> Any:
-        slot = (self.digest(image), key)
+        seen = self._digests.get(id(image))
+        if seen is None or seen[0] is not image:
+            seen = self._digests[id(image)] = (image, self.digest(image))
+        slot = (seen[1], key)
         if slot not in self._store:
             self._store[slot] = compute()
         return self._store[slot]

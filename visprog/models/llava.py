@@ -135,9 +135,36 @@ class SelfAttention(nn.Module):
                 k = torch.cat([cache["k"], k], dim=2)                         # (B, h, S, hd)
                 v = torch.cat([cache["v"], v], dim=2)                         # (B, h, S, hd)
             cache["k"], cache["v"] = k, v
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)           # (B, h, T, hd)
+        if cache is not None and "prefix" in cache:
+            y = self._attend_with_prefix(q, k, v, mask, cache["prefix"])
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)       # (B, h, T, hd)
         y = y.transpose(1, 2).contiguous().view(B, T, C)                      # (B, T, C)
         return self.proj(y)
+
+    @staticmethod
+    def _attend_with_prefix(q, k, v, mask, prefix):
+        """Attention over image keys shared by a group of rows, then each row's own text keys,
+        without copying the image's keys per row or per decoding step. Rows come in G groups
+        of R consecutive rows asking about one image: prefix = (pk, pv) (G, h, P, hd);
+        q (G*R, h, T, hd); k, v (G*R, h, S, hd) the text so far; mask (G*R, 1, T, P+S)."""
+        pk, pv = prefix
+        G, h, P, hd = pk.shape
+        B, _, T, _ = q.shape
+        R = B // G
+        if R == 1:  # one row per image: nothing to share, and one fused kernel is fastest
+            return F.scaled_dot_product_attention(q, torch.cat([pk, k], 2), torch.cat([pv, v], 2), attn_mask=mask)
+
+        def grouped(t):    # (G*R, h, T, X) -> (G, h, R*T, X)
+            return t.view(G, R, h, T, -1).transpose(1, 2).reshape(G, h, R * T, -1)
+
+        def per_row(t):    # (G, h, R*T, X) -> (G*R, h, T, X)
+            return t.view(G, h, R, T, -1).transpose(1, 2).reshape(B, h, T, -1)
+
+        img = per_row(grouped(q) @ pk.transpose(-1, -2))                      # (B, h, T, P)
+        scores = torch.cat([img, q @ k.transpose(-1, -2)], -1) / math.sqrt(hd)  # (B, h, T, P+S)
+        att = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        return per_row(grouped(att[..., :P]) @ pv) + att[..., P:] @ v         # (B, h, T, hd)
 
 
 class Block(nn.Module):
@@ -297,19 +324,22 @@ class LLaVA(nn.Module):
                  use_cache: bool = True, image_of: Optional[Sequence[int]] = None) -> list[list[int]]:
         """Greedy decoding for a batch: feats (U, N, D) image tokens, prompts B lists of token
         ids (starting with <s>), image_of[b] the image row b asks about (default: row b's own).
-        Each image's tokens go through the decoder once, however many questions ask about it
-        (their keys and values are shared: they attend only to themselves). Rows are laid out
-        [image][pads][prompt]; a row stops at </s>. Returns the new ids of each row."""
+        Each image's tokens go through the decoder once, however many questions ask about it:
+        its keys and values are shared by the rows asking about it (`group_rows`), which
+        attend to them without copying them. Rows are laid out [image][pads][prompt]; a row
+        stops at </s>. Returns the new ids of each row."""
         cfg = self.config
-        max_new = max_new_tokens or cfg.max_answer
         U, N, _ = feats.shape
-        B = len(prompts)
-        rows = torch.as_tensor(list(image_of) if image_of is not None else range(B), dtype=torch.long)
-        L = max(len(p) for p in prompts)
-        max_new = max(1, min(max_new, cfg.block_size - N - L))
+        slot, group_image, R = group_rows(list(image_of) if image_of is not None else list(range(len(prompts))), U)
+        B = len(group_image) * R                                       # rows, padding included
+        padded = [[BOS]] * B
+        for b, p in enumerate(prompts):
+            padded[slot[b]] = p
+        L = max(len(p) for p in padded)
+        max_new = max(1, min(max_new_tokens or cfg.max_answer, cfg.block_size - N - L))
         ids = torch.full((B, L), PAD, dtype=torch.long)
         valid_txt = torch.zeros(B, L, dtype=torch.bool)
-        for i, p in enumerate(prompts):
+        for i, p in enumerate(padded):
             ids[i, L - len(p):] = torch.tensor(p)
             valid_txt[i, L - len(p):] = True
         img = self.projector(feats)                                    # (U, N, C)
@@ -320,18 +350,19 @@ class LLaVA(nn.Module):
         if use_cache:
             caches = [dict() for _ in self.blocks]
             self.run(img, torch.arange(N).expand(U, N), causal[:N, :N][None, None], caches)
-            for c in caches:  # one copy of each image's keys and values per row asking about it
-                c["k"], c["v"] = c["k"][rows], c["v"][rows]            # (B, h, N, hd)
+            for c in caches:  # (G, h, N, hd) each: the image keys and values of each group of rows
+                c["prefix"] = (c.pop("k")[group_image], c.pop("v")[group_image])
             mask = (causal[N:] & valid[:, None, :]) | torch.eye(S, dtype=torch.bool)[N:]  # (B, L, S)
             logits = self.run(self.wte(ids), pos_txt, mask[:, None], caches)  # (B, L, V)
         else:
             caches = None
-            x = torch.cat([img[rows], self.wte(ids)], 1)                # (B, S, C)
+            x = torch.cat([img[group_image].repeat_interleave(R, 0), self.wte(ids)], 1)  # (B, S, C)
             pos = torch.cat([torch.arange(N).expand(B, N), pos_txt], 1)  # (B, S)
             mask = (causal & valid[:, None, :]) | torch.eye(S, dtype=torch.bool)
             logits = self.run(x, pos, mask[:, None])                    # (B, S, V)
         out = [[] for _ in range(B)]
-        done = torch.zeros(B, dtype=torch.bool)
+        done = torch.ones(B, dtype=torch.bool)
+        done[slot] = False                                              # padding rows never run
         last_pos = pos_txt[:, -1:]                                      # (B, 1)
         for t in range(max_new):
             nxt = logits[:, -1].argmax(-1)                              # (B,)
@@ -354,7 +385,7 @@ class LLaVA(nn.Module):
                 mask = (torch.ones(n, n, dtype=torch.bool).tril() & valid[:, None, :]) | \
                     torch.eye(n, dtype=torch.bool)
                 logits = self.run(x, pos, mask[:, None])                # (B, n, V)
-        return out
+        return [out[i] for i in slot.tolist()]
 
     # -- text in, text out
     def prompt_ids(self, question: str) -> list[int]:
@@ -440,6 +471,23 @@ def pointing_kind(question: str) -> Optional[str]:
 def pointing_object(question: str) -> str:
     m = _POINTING_Q.match(question)
     return m.group(2) if m else ""
+
+
+def group_rows(image_of: list[int], n_images: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Lay out rows asking about images in G groups of R consecutive rows, each group asking
+    about one image: (slot (B,): where each row goes, group_image (G,), R). Questions about one
+    image share a group (padded to the largest group), unless padding would more than double
+    the rows; then every row is its own group."""
+    counts = torch.bincount(torch.as_tensor(image_of, dtype=torch.long), minlength=n_images)
+    R = int(counts.max()) if image_of else 1
+    if n_images * R > 2 * len(image_of):
+        return torch.arange(len(image_of)), torch.as_tensor(image_of, dtype=torch.long), 1
+    seen = [0] * n_images
+    slot = []
+    for u in image_of:
+        slot.append(u * R + seen[u])
+        seen[u] += 1
+    return torch.as_tensor(slot, dtype=torch.long), torch.arange(n_images), R
 
 
 def merge_tokens(fmap: torch.Tensor, m: int) -> torch.Tensor:
