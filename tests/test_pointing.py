@@ -67,3 +67,45 @@ def test_counting_by_pointing():
     assert parse_count('<points x1="1" y1="2" x2="3" y2="4">d</points>') == 2
     assert parse_count("I cannot tell.") is None
     assert format_count([], 10, 10, "dog") == NONE_TEXT
+
+
+def test_molmo2_coords_in_thousandths():
+    # Molmo2: coords="<image index> <point index> <x> <y> ...", x and y in thousandths
+    text = '<points coords="1 1 946 029">dog</points>'
+    assert parse_percent(text) == [(94.6, 2.9)]
+    assert parse_points(text, 1000, 500) == [(946.0, 14.5)]
+    many = ('Counting the <points alt="dogs" coords="1 1 100 250 2 500 500 3 1000 000">dogs</points> '
+            'shows a total of 3.')
+    assert parse_points(many, 200, 100) == [(20.0, 25.0), (100.0, 50.0), (200.0, 0.0)]
+    assert parse_count(many) == 3
+    assert parse_count('<points coords="1 1 100 250 2 500 500">dogs</points>') == 2
+
+
+@pytest.mark.parametrize("coords, expected", [
+    ("1 1 100 200;2 1 300 400", [(10.0, 20.0), (30.0, 40.0)]),        # two images, ';' (html-v2)
+    ("1 1 100 200\t2 1 300 400", [(10.0, 20.0), (30.0, 40.0)]),       # two images, tab (html-v1)
+    ("0.5 1 100 200", [(10.0, 20.0)]),                                 # a video frame's timestamp
+    ("1  1  0100  0200", [(10.0, 20.0)]),                              # extra spaces, 4 digits
+    ("1 1 946", []),                                                   # no y
+    ("1 1 946 029 2 480", [(94.6, 2.9)]),                              # the second point has no y
+    ("1 1 1200 500 2 480 520", [(48.0, 52.0)]),                        # x above 1000
+    ("1 1 500 1001", []),                                              # y above 1000
+    ("1 1 -100 200 2 480 520", [(48.0, 52.0)]),                        # negative
+    ("1 1 -100 200 300 2 480 520", [(48.0, 52.0)]),                    # not 100 200 300
+    ("1 1 abc 500 2 480 520", [(48.0, 52.0)]),                         # not a number
+    ("1 1 94.6 50.0", []),                                             # not thousandths
+    ("1 1 12345 500", []),                                             # part of a longer number
+    ("946 029", []),                                                   # no image index
+    ("", []),
+])
+def test_molmo2_malformed_points_are_dropped(coords, expected):
+    assert parse_percent(f'<points coords="{coords}">x</points>') == expected
+
+
+def test_molmo2_unclosed_or_foreign_tags():
+    assert parse_percent('<points coords="1 1 946 029') == []           # reply cut short
+    assert parse_percent('coords="1 1 946 029"') == []                  # not inside a tag
+    assert parse_percent('<points coords1="1 1 946 029">x</points>') == []
+    # both formats in one reply, in text order
+    assert parse_percent('<point x="1" y="2">a</point> <points coords="1 1 100 200">b</points>') == [
+        (1.0, 2.0), (10.0, 20.0)]

@@ -1,4 +1,5 @@
-"""Molmo's pointing format: write and read points as text (icon-world corpora, the VQA model).
+"""Molmo's pointing format: write and read points as text (icon-world corpora, the VQA model,
+and real Molmo / Molmo2 replies).
 
     format_points([(157, 104)], 256, 256, "dog")
         -> '<point x="61.3" y="40.6" alt="dog">dog</point>'
@@ -13,6 +14,19 @@ sentence: 'Counting the <points ...>dogs</points> shows a total of 2.'
 (`format_count`, read back by `parse_count`). Parsing is forgiving: a point
 with a missing, non-numeric or out-of-range (outside 0-100) coordinate is
 dropped, never raised on.
+
+Molmo2 writes its points differently, and `parse_points` reads that too:
+
+    <points coords="1 1 946 029 2 480 520">dogs</points>
+
+Inside `coords` come groups, one per image (or video frame), separated by a tab,
+':', ';' or ','. A group is the image's index (a timestamp for video) followed
+by one `point-index x y` triple per point, x and y in thousandths of the width
+and height (integers, written with 3 or 4 digits: 000-1000). This is how Ai2's
+own formatter writes and reads them (`UnifiedPointFormatter` in the Molmo2
+training code, olmo/preprocessing/point_formatter.py). A triple that is not
+three integers, or whose x or y is above 1000, is dropped. The image index is
+not used: Point asks about one image at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +43,10 @@ NONE_TEXT = "There are none."
 _TAG = re.compile(r"<\s*(points?)\b([^<>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r"""([A-Za-z]+)(\d*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _TOTAL = re.compile(r"total of\s+(-?\d+)", re.IGNORECASE)
+_COORDS_GROUPS = re.compile(r"[\t:;,]")  # Molmo2: what separates one image's points from the next
+# Molmo2: one point, `index x y`, x and y in thousandths; the lookarounds keep a triple from
+# starting or ending inside a longer or negative number ('12345', '94.6', '-100').
+_COORDS_POINT = re.compile(r"(?<![\d.-])\d+\s+(\d{3,4})\s+(\d{3,4})(?![\d.])")
 
 
 def _pct(v: float) -> float:
@@ -60,8 +78,21 @@ def _number(text: Optional[str]) -> Optional[float]:
     return v if math.isfinite(v) and 0.0 <= v <= 100.0 else None
 
 
+def _thousandths(coords: str) -> list[tuple[float, float]]:
+    """The (x%, y%) points of a Molmo2 `coords` value ('1 1 946 029 2 480 520')."""
+    out = []
+    for group in _COORDS_GROUPS.split(coords):
+        points = group.split(None, 1)[1:]  # without the image index (or timestamp)
+        for m in _COORDS_POINT.finditer(points[0] if points else ""):
+            x, y = int(m.group(1)), int(m.group(2))
+            if x <= 1000 and y <= 1000:
+                out.append((x / 10.0, y / 10.0))
+    return out
+
+
 def parse_percent(text: str) -> list[tuple[float, float]]:
-    """The (x%, y%) points in a Molmo answer, in text order; malformed or out-of-range ones dropped."""
+    """The (x%, y%) points in a Molmo or Molmo2 answer, in text order; malformed or out-of-range
+    ones dropped."""
     if not isinstance(text, str):
         return []
     out: list[tuple[float, float]] = []
@@ -70,10 +101,13 @@ def parse_percent(text: str) -> list[tuple[float, float]]:
         order: list[str] = []
         for m in _ATTR.finditer(tag.group(2)):
             axis, index = m.group(1).lower(), m.group(2)
-            if axis not in ("x", "y"):
-                continue
             value = m.group(3) if m.group(3) is not None else (
                 m.group(4) if m.group(4) is not None else m.group(5))
+            if axis == "coords" and not index:
+                out.extend(_thousandths(value))
+                continue
+            if axis not in ("x", "y"):
+                continue
             if index not in coords:
                 coords[index] = {}
                 order.append(index)

@@ -1,7 +1,7 @@
-"""Vqa and Point backends: the in-repo LLaVA-style model, and real LLaVA weights.
+"""Vqa and Point backends: the in-repo LLaVA-style model, and real LLaVA and Molmo2 weights.
 
     import visprog.backends.vqa      # registers Vqa 'iconworld' (default), Point 'iconworld'
-                                     # (default) and Vqa 'pretrained'
+                                     # (default), Vqa 'pretrained' and Point 'pretrained'
 
 - Vqa 'iconworld': `visprog/models/llava.py` with `visprog/weights/llava.safetensors`.
   Count questions ('How many dogs are there?') are answered by pointing when
@@ -12,6 +12,10 @@
 - Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
 - Vqa 'pretrained': `LlavaForConditionalGeneration` + `AutoProcessor` from a local folder
   (VISPROG_LLAVA=dir, a `save_pretrained` folder), on CUDA when present.
+- Point 'pretrained': `Molmo2ForConditionalGeneration` + `AutoProcessor` from a local folder
+  (VISPROG_MOLMO=dir, e.g. allenai/Molmo2-4B saved with `save_pretrained`), on CUDA when
+  present: 'Point to the dogs.' -> `<points coords="1 1 946 029 ...">` -> (x, y) pixels.
+  A folder that is unset, incomplete or does not load raises ToolUnavailable naming the variable.
 
 Importing this module imports neither torch nor transformers; models load on first use,
 once per process. The images of a batch go through the model together; image features
@@ -20,17 +24,25 @@ are cached per image in `ctx.cache`, so Vqa and Point on one image run the tower
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
 import threading
+from dataclasses import dataclass
 from typing import Optional
 
+from ..errors import ToolUnavailable
 from ..tools import registry
 from ..values import Points
 
 BACKEND = "iconworld"
 PRETRAINED = "pretrained"
 LLAVA_ENV = "VISPROG_LLAVA"
+MOLMO_ENV = "VISPROG_MOLMO"
+# Molmo2 spends about 10 tokens a point (Qwen3 writes numbers digit by digit) and stops at its
+# end token; a reply cut short loses its unclosed <points> tag, so leave room for ~100 points.
+MOLMO_MAX_NEW_TOKENS = 1024
 FEATURES_KEY = "llava.features"
 COUNT_BY_POINTING = True   # answer 'How many X ...?' by pointing (see the model card)
 RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points of A and B
@@ -216,7 +228,7 @@ def point(calls: list[dict], ctx) -> list[Points]:
     return out
 
 
-# ----------------------------------------------------------------------------- pretrained LLaVA
+# --------------------------------------------------------------- pretrained LLaVA and Molmo2
 
 
 def _device() -> str:
@@ -224,74 +236,176 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _pretrained_missing() -> Optional[str]:
-    path = os.environ.get(LLAVA_ENV, "").strip()
+@dataclass(frozen=True)
+class Checkpoint:
+    """A kind of transformers checkpoint that a `pretrained` backend loads from a local folder."""
+
+    env: str          # the variable naming the folder
+    name: str         # for messages: 'LLaVA'
+    model_type: str   # config.json's model_type, also the transformers.models module
+    model_class: str  # the transformers class that loads it
+    example: str      # a checkpoint to suggest
+    cuda_dtype: str   # the torch dtype on CUDA (float32 on CPU)
+
+
+LLAVA = Checkpoint(LLAVA_ENV, "LLaVA", "llava", "LlavaForConditionalGeneration",
+                   "llava-hf/llava-1.5-7b-hf", "float16")
+# bfloat16 on CUDA, the dtype transformers' own Molmo2-8B / O-7B integration tests run it in
+MOLMO = Checkpoint(MOLMO_ENV, "Molmo2", "molmo2", "Molmo2ForConditionalGeneration",
+                   "allenai/Molmo2-4B", "bfloat16")
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+            "pytorch_model.bin.index.json")
+
+
+def checkpoint_missing(ck: Checkpoint) -> Optional[str]:
+    """What keeps the folder named by `ck.env` from loading, else None. Cheap: reads
+    config.json, imports neither torch nor the model's code."""
+    path = os.environ.get(ck.env, "").strip()
     if not path:
-        return (f"set {LLAVA_ENV}=<folder> to a LLaVA checkpoint saved with save_pretrained "
-                f"(LlavaForConditionalGeneration + AutoProcessor), e.g. llava-hf/llava-1.5-7b-hf")
+        return (f"set {ck.env}=<folder> to a {ck.name} checkpoint saved with save_pretrained "
+                f"({ck.model_class} + AutoProcessor), e.g. {ck.example}")
     if not os.path.isdir(path):
-        return f"{LLAVA_ENV} names {path!r}, which is not a folder"
-    if not os.path.exists(os.path.join(path, "config.json")):
-        return f"{LLAVA_ENV} folder {path!r} has no config.json"
+        return f"{ck.env} names {path!r}, which is not a folder"
+    config = os.path.join(path, "config.json")
+    if not os.path.exists(config):
+        return f"{ck.env} folder {path!r} has no config.json"
+    if not any(os.path.exists(os.path.join(path, w)) for w in _WEIGHTS):
+        return f"{ck.env} folder {path!r} has no weights ({' or '.join(_WEIGHTS)})"
     try:
-        import transformers  # noqa: F401
-    except ImportError:
+        with open(config, encoding="utf-8") as f:
+            found = json.load(f).get("model_type")
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"{ck.env} folder {path!r} has an unreadable config.json ({exc})"
+    if found != ck.model_type:
+        return (f"{ck.env} folder {path!r} holds a {found!r} model, not {ck.name} "
+                f"(model_type {ck.model_type!r}), e.g. {ck.example}")
+    if importlib.util.find_spec("transformers") is None:
         return "the transformers package is not installed (pip install 'visprog[pretrained]')"
+    if importlib.util.find_spec(f"transformers.models.{ck.model_type}") is None:
+        return f"this transformers has no {ck.name} ({ck.model_class}); upgrade transformers"
     return None
 
 
-class PretrainedLlava:
-    """LlavaForConditionalGeneration + AutoProcessor from a local folder; greedy short answers."""
+class PretrainedVLM:
+    """A transformers image-text-to-text model + AutoProcessor from a local folder; greedy replies."""
+
+    checkpoint: Checkpoint
 
     def __init__(self, path: str, device: Optional[str] = None):
         import torch
-        from transformers import AutoProcessor, LlavaForConditionalGeneration
+        import transformers
         self.device = device or _device()
-        dtype = torch.float16 if self.device == "cuda" else torch.float32
-        self.processor = AutoProcessor.from_pretrained(path)
-        self.model = LlavaForConditionalGeneration.from_pretrained(path, torch_dtype=dtype).to(self.device).eval()
+        dtype = getattr(torch, self.checkpoint.cuda_dtype) if self.device == "cuda" else torch.float32
+        self.processor = transformers.AutoProcessor.from_pretrained(path)
+        model_class = getattr(transformers, self.checkpoint.model_class)
+        self.model = model_class.from_pretrained(path, torch_dtype=dtype).to(self.device).eval()
         tok = self.processor.tokenizer
-        tok.padding_side = "left"
+        tok.padding_side = "left"  # the batch's replies all start where its prompts end
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token or tok.unk_token
 
-    def prompt(self, question: str) -> str:
-        text = f"{question.strip()}\nAnswer the question using a single word or phrase."
+    def plain_prompt(self, text: str) -> str:
+        """The prompt for a folder without a chat template."""
+        raise NotImplementedError
+
+    def prompt(self, text: str) -> str:
+        """One user turn, the image then `text`, as the checkpoint's chat template writes it."""
         if getattr(self.processor, "chat_template", None):
             conv = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
             return self.processor.apply_chat_template(conv, add_generation_prompt=True)
-        return f"USER: <image>\n{text} ASSISTANT:"
+        return self.plain_prompt(text)
 
-    def answer(self, images, questions: list[str], max_new_tokens: int = 12) -> list[str]:
+    def generate(self, images, texts: list[str], max_new_tokens: int) -> list[str]:
+        """The model's reply to each (image, text), in one batch."""
         import torch
-        prompts = [self.prompt(q) for q in questions]
-        inputs = self.processor(images=[im.convert("RGB") for im in images], text=prompts,
-                                return_tensors="pt", padding=True)
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self.processor(images=[im.convert("RGB") for im in images],
+                                text=[self.prompt(t) for t in texts], return_tensors="pt", padding=True)
+        # pixels in the model's dtype; token ids, masks and Molmo2's pooling indices stay integers
+        inputs = {k: v.to(self.device, self.model.dtype) if v.is_floating_point() else v.to(self.device)
+                  for k, v in inputs.items()}
         with torch.no_grad():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         new = out[:, inputs["input_ids"].shape[1]:]
         return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
 
 
-def pretrained_llava() -> PretrainedLlava:
-    path = os.environ[LLAVA_ENV].strip()
+class PretrainedLlava(PretrainedVLM):
+    """LlavaForConditionalGeneration: short answers to questions."""
+
+    checkpoint = LLAVA
+
+    def plain_prompt(self, text: str) -> str:
+        return f"USER: <image>\n{text} ASSISTANT:"
+
+    def answer(self, images, questions: list[str], max_new_tokens: int = 12) -> list[str]:
+        return self.generate(images, [f"{q.strip()}\nAnswer the question using a single word or phrase."
+                                      for q in questions], max_new_tokens)
+
+
+class PretrainedMolmo(PretrainedVLM):
+    """Molmo2ForConditionalGeneration: points, in Molmo2's `<points coords=...>` replies."""
+
+    checkpoint = MOLMO
+
+    def plain_prompt(self, text: str) -> str:
+        return f"{self.processor.image_token}{text}"  # released Molmo2 folders ship a chat template
+
+    def point(self, images, objects: list[str], max_new_tokens: Optional[int] = None) -> list[str]:
+        return self.generate(images, [f"Point to the {o}." for o in objects],
+                             max_new_tokens or MOLMO_MAX_NEW_TOKENS)
+
+
+def pretrained(cls: type[PretrainedVLM]) -> PretrainedVLM:
+    """The model in the folder `cls.checkpoint.env` names, loaded once per process and folder.
+    A folder that passed `checkpoint_missing` but does not load raises ToolUnavailable."""
+    ck = cls.checkpoint
+    path = os.environ[ck.env].strip()
     with _lock:
-        key = f"pretrained:{path}"
+        key = f"pretrained:{ck.model_type}:{path}"
         if key not in _models:
-            _models[key] = PretrainedLlava(path)
+            try:
+                _models[key] = cls(path)
+            except Exception as exc:  # a broken or partial folder: say which variable to fix
+                raise ToolUnavailable(f"{ck.env}={path!r} does not load as a {ck.name} checkpoint "
+                                      f"({ck.model_class} + AutoProcessor, e.g. {ck.example}): "
+                                      f"{type(exc).__name__}: {exc}") from exc
         return _models[key]
 
 
-@registry.lookup("Vqa").backend(PRETRAINED, missing=_pretrained_missing,
+def pretrained_llava() -> PretrainedLlava:
+    return pretrained(PretrainedLlava)
+
+
+def pretrained_molmo() -> PretrainedMolmo:
+    return pretrained(PretrainedMolmo)
+
+
+def _folder(ck: Checkpoint) -> str:
+    return os.path.basename(os.environ.get(ck.env, "").rstrip("/"))
+
+
+@registry.lookup("Vqa").backend(PRETRAINED, missing=lambda: checkpoint_missing(LLAVA),
                                 description=f"real LLaVA weights from a local folder ({LLAVA_ENV}=dir)")
 def vqa_pretrained(calls: list[dict], ctx) -> list[str]:
     m = pretrained_llava()
     replies = m.answer([c["image"] for c in calls], [str(c["question"]) for c in calls])
     out = []
     for i, reply in enumerate(replies):
-        ctx.note(i, f"LLaVA ({os.path.basename(os.environ.get(LLAVA_ENV, '').rstrip('/'))}): {reply!r}")
+        ctx.note(i, f"LLaVA ({_folder(LLAVA)}): {reply!r}")
         out.append(short_answer(reply))
+    return out
+
+
+@registry.lookup("Point").backend(PRETRAINED, missing=lambda: checkpoint_missing(MOLMO),
+                                  description=f"real Molmo2 weights from a local folder ({MOLMO_ENV}=dir)")
+def point_pretrained(calls: list[dict], ctx) -> list[Points]:
+    from ..pointing import parse_points
+    images = [c["image"] for c in calls]
+    replies = pretrained_molmo().point(images, [plural_phrase(str(c["object"])) for c in calls])
+    out = []
+    for i, (reply, im, c) in enumerate(zip(replies, images, calls)):
+        pts = parse_points(reply, im.width, im.height)  # pixels of the image Point was given
+        ctx.note(i, f"Molmo2 ({_folder(MOLMO)}): {len(pts)} point{'s' if len(pts) != 1 else ''}: "
+                    f"{reply[:300]!r}")
+        out.append(Points(pts, label=str(c["object"])))
     return out
