@@ -87,6 +87,11 @@ _HOLDS = {"left": lambda a, b: a[0] < b[0], "right": lambda a, b: a[0] > b[0],
           "above": lambda a, b: a[1] < b[1], "below": lambda a, b: a[1] > b[1]}
 
 
+def n_points(n: int) -> str:
+    """'1 point', '3 points': how the rationale notes say how many points there were."""
+    return f"{n} point{'s' if n != 1 else ''}"
+
+
 def relation_by_points(question: str, refs: list) -> Optional[str]:
     """'Is the cat left of the tree?' -> 'yes'/'no' from the one point the model gave each of
     the two things it names first; None for other questions or other pointing."""
@@ -194,7 +199,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
         if target:
             n = parse_count(reply)
             if n is not None:
-                ctx.note(i, f"counted by pointing: {n} point{'s' if n != 1 else ''} "
+                ctx.note(i, f"counted by pointing: {n_points(n)} "
                             f"({reply if len(reply) < 300 else reply[:300] + '...'})")
                 out.append(str(n))
                 continue
@@ -205,7 +210,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
                         f"-> {relation} (the model itself wrote {reply!r})")
             out.append(relation)
             continue
-        looked = "; ".join(f"{label} ({len(pts)} point{'s' if len(pts) != 1 else ''})"
+        looked = "; ".join(f"{label} ({n_points(len(pts))})"
                            for label, pts in refs if label)
         ctx.note(i, f"in-repo LLaVA-style model: {reply!r}" +
                  (f", after pointing at {looked}" if looked else ""))
@@ -223,7 +228,7 @@ def point(calls: list[dict], ctx) -> list[Points]:
     out = []
     for i, ((reply, _), im, c) in enumerate(zip(replies, images, calls)):
         pts = parse_points(reply, im.width, im.height)
-        ctx.note(i, f"{len(pts)} point{'s' if len(pts) != 1 else ''}: {reply[:300]}")
+        ctx.note(i, f"{n_points(len(pts))}: {reply[:300]}")
         out.append(Points(pts, label=str(c["object"])))
     return out
 
@@ -405,7 +410,7 @@ def point_pretrained(calls: list[dict], ctx) -> list[Points]:
     out = []
     for i, (reply, im, c) in enumerate(zip(replies, images, calls)):
         pts = parse_points(reply, im.width, im.height)  # pixels of the image Point was given
-        ctx.note(i, f"Molmo2 ({_folder(MOLMO)}): {len(pts)} point{'s' if len(pts) != 1 else ''}: "
+        ctx.note(i, f"Molmo2 ({_folder(MOLMO)}): {n_points(len(pts))}: "
                     f"{reply[:300]!r}")
         out.append(Points(pts, label=str(c["object"])))
     return out
