@@ -244,10 +244,17 @@ class LLaVA(nn.Module):
             p.requires_grad_(False)
         object.__setattr__(self, "tower", tower)  # not a submodule: never saved, never trained
 
+    def to(self, *args, **kwargs):
+        """Module.to, moving the frozen tower along (it is no submodule)."""
+        if self.tower is not None:
+            self.tower.to(*args, **kwargs)
+        return super().to(*args, **kwargs)
+
     @torch.no_grad()
     def image_features(self, images, bf16: bool = False) -> torch.Tensor:
         """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> merged patch tokens (B, N, C*m*m).
-        bf16=True runs the tower under bf16 autocast (as training caches features: 2x faster)."""
+        bf16=True runs the tower under bf16 autocast on a CPU (2x faster; answering uses it,
+        training caches float32 features)."""
         from .clip import to_pixels
         cfg = self.config
         pixels = images if torch.is_tensor(images) else to_pixels(images, cfg.image_size)
@@ -299,20 +306,21 @@ class LLaVA(nn.Module):
             N, offset = feats.shape[1], feats.shape[1]
             img = self.projector(feats)                                # (B, N, C)
             x = torch.cat([img, txt], dim=1)                           # (B, N+T, C)
-        seg = torch.cat([torch.zeros(B, N, dtype=segs.dtype), segs], 1)  # (B, N+T)
+        dev = ids.device
+        seg = torch.cat([torch.zeros(B, N, dtype=segs.dtype, device=dev), segs], 1)  # (B, N+T)
         # positions: image 0..N-1, each turn restarts at N
         start = torch.ones_like(segs)
         start[:, 1:] = (segs[:, 1:] != segs[:, :-1]).long()
-        idx = torch.arange(T).expand(B, T)
+        idx = torch.arange(T, device=dev).expand(B, T)
         first = torch.cummax(torch.where(start.bool(), idx, torch.zeros_like(idx)), dim=1).values
-        pos = torch.cat([torch.arange(N).expand(B, N), offset + idx - first], 1)  # (B, N+T)
+        pos = torch.cat([torch.arange(N, device=dev).expand(B, N), offset + idx - first], 1)  # (B, N+T)
         pos = pos.clamp(max=self.config.block_size - 1)
         S = N + T
-        causal = torch.ones(S, S, dtype=torch.bool).tril()             # (S, S)
+        causal = torch.ones(S, S, dtype=torch.bool, device=dev).tril()  # (S, S)
         same = (seg[:, :, None] == seg[:, None, :]) | (seg[:, None, :] == 0)  # (B, S, S)
-        valid = (seg > 0) | (torch.arange(S) < N)                      # (B, S): pads are seg 0 beyond N
+        valid = (seg > 0) | (torch.arange(S, device=dev) < N)          # (B, S): pads are seg 0 beyond N
         mask = causal & same & valid[:, None, :]
-        mask = mask | torch.eye(S, dtype=torch.bool)                   # pads attend to themselves
+        mask = mask | torch.eye(S, dtype=torch.bool, device=dev)       # pads attend to themselves
         h = self.run(x, pos, mask[:, None], hidden=True)[:, N:]        # (B, T, C)
         if targets is not None:
             return None, self._loss(h, targets)
@@ -978,6 +986,7 @@ class TrainConfig:
     warmup: int = 30
     log_every: int = 25
     bf16: bool = True                # bf16 autocast for the forward pass (2-3x faster on CPU)
+    workers: int = 0                 # DataLoader processes building batches (0: in the training process)
     grounding: float = 0.5           # weight of the auxiliary grounding loss (stages 2, 3)
 
 
@@ -986,58 +995,106 @@ def _cosine(step_frac: float, warm: float) -> float:
 
 
 class Data:
-    """The scene pool: images (N, 128, 128, 3) uint8, records, and cached tower features."""
+    """The scene pool: images (N, S, S, 3) uint8, records, and the tower's features of each image."""
 
     def __init__(self, images: np.ndarray, records: list[dict]):
         self.images, self.records = images, records
-        self.feats: Optional[torch.Tensor] = None  # (N, 64, 384) float16
+        self.feats: Optional[torch.Tensor] = None  # (N, n_image_tokens, D) float16, on the model's device
 
-    def compute_features(self, model: LLaVA, log=print, chunk: int = 256, bf16: bool = False) -> None:
+    def compute_features(self, model: LLaVA, log=print, chunk: int = 256) -> None:
+        device = next(model.parameters()).device
         out = []
         t0 = time.time()
         for s in range(0, len(self.images), chunk):
-            px = torch.from_numpy(self.images[s:s + chunk]).permute(0, 3, 1, 2).float() / 255.0
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                f = model.image_features(px)                              # (b, N, D)
-            out.append(f.float().to(torch.float16))
+            px = torch.from_numpy(self.images[s:s + chunk]).to(device).permute(0, 3, 1, 2).float() / 255.0
+            out.append(model.image_features(px).to(torch.float16))       # (b, N, D)
             if (s // chunk) % 20 == 0:
                 log(f"features {s + len(px)}/{len(self.images)} {time.time() - t0:.0f}s")
         self.feats = torch.cat(out)
 
 
-def _pair_features(model: LLaVA, data: Data, idx_pairs) -> torch.Tensor:
-    ims = [np.asarray(side_by_side(data.images[i], data.images[j], model.config.image_size))
-           for i, j in idx_pairs]
-    px = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float() / 255.0
-    return model.image_features(px)
-
-
-def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, stage: int):
-    tok = model.tokenizer
-    rows, feats = [], []
+def cpu_batch(images: np.ndarray, records: list[dict], tok: Tokenizer, cfg: LlavaConfig,
+              rng: random.Random, tc: TrainConfig, stage: int):
+    """One step's batch, all but the image features (the part DataLoader workers build):
+    (scene indices (b,) or None, side-by-side pair pixels (p, S, S, 3) uint8 or None,
+    ids, segs, targets, grounding labels (b, N, 3) or None). Stage 1 is text only: each
+    row packs whole question/answer turns, with the loss on the questions too."""
+    rows = []
+    if stage == 1:
+        for _ in range(tc.batch * 2):
+            rec = records[rng.randrange(len(records))]
+            turns = [(q, answer_ids(tok, cfg, rec, kind, refs, a))
+                     for kind, q, a, refs in questions(rec, rng, tc.turns)]
+            ids, segs, _ = encode_budget(tok, turns, tc.text_tokens)
+            tgts = [ids[k + 1] if k + 1 < len(ids) and segs[k + 1] == segs[k] else -1
+                    for k in range(len(ids))]
+            rows.append((ids, segs, tgts))
+        return (None, None, *collate(rows), None)
     n_pairs = int(round(tc.batch * tc.pair_frac)) if stage == 3 else 0
-    idx = [rng.randrange(len(data.records)) for _ in range(tc.batch - n_pairs)]
+    idx = [rng.randrange(len(records)) for _ in range(tc.batch - n_pairs)]
     for i in idx:
-        rec = data.records[i]
+        rec = records[i]
         if stage == 2:
             turns = [("Describe the image.", rec["caption"])]
         else:
-            turns = [(q, answer_ids(tok, model.config, rec, kind, refs, a))
+            turns = [(q, answer_ids(tok, cfg, rec, kind, refs, a))
                      for kind, q, a, refs in questions(rec, rng, tc.turns)]
         rows.append(encode_budget(tok, turns, tc.text_tokens))
-    if idx:
-        feats.append(data.feats[idx].float())
+    pair_pixels = None
     if n_pairs:
-        pairs = [(rng.randrange(len(data.records)), rng.randrange(len(data.records))) for _ in range(n_pairs)]
+        pairs = [(rng.randrange(len(records)), rng.randrange(len(records))) for _ in range(n_pairs)]
         for i, j in pairs:
-            sts = statements(data.records[i], data.records[j], rng, tc.turns)
+            sts = statements(records[i], records[j], rng, tc.turns)
             rows.append(encode_budget(tok, [(statement_prompt(s), a) for s, a in sts], tc.text_tokens))
-        feats.append(_pair_features(model, data, pairs))
-    ids, segs, tgts = collate(rows)
-    labels = torch.full((tc.batch, model.config.n_image_tokens, 3), -1, dtype=torch.long)
-    for b, i in enumerate(idx):
-        labels[b] = cell_labels(tok, model.config, data.records[i])
-    return torch.cat(feats), ids, segs, tgts, labels
+        pair_pixels = torch.from_numpy(np.stack([
+            np.asarray(side_by_side(images[i], images[j], cfg.image_size)) for i, j in pairs]))
+    labels = torch.stack([cell_labels(tok, cfg, records[i]) for i in idx])
+    return (torch.tensor(idx), pair_pixels, *collate(rows), labels)
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """The endless `cpu_batch` stream of one stage. With DataLoader workers each worker
+    draws from its own generator, seeded from `rng`, so a run is reproducible for a given
+    number of workers."""
+
+    def __init__(self, data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: random.Random):
+        self.args = (data.images, data.records, model.tokenizer, model.config)  # not the device features
+        self.tc, self.stage, self.rng = tc, stage, rng
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = self.rng if info is None else random.Random(self.rng.getrandbits(64) + info.id)
+        while True:
+            yield cpu_batch(*self.args, rng, self.tc, self.stage)
+
+
+def batch_stream(data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: random.Random):
+    batches = Batches(data, model, tc, stage, rng)
+    if tc.workers == 0:
+        return iter(batches)
+    return iter(torch.utils.data.DataLoader(batches, batch_size=None, num_workers=tc.workers,
+                                            prefetch_factor=8, multiprocessing_context="fork"))
+
+
+def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, stage: int):
+    """(feats, ids, segs, targets, labels) of one step: `cpu_batch` plus the image features."""
+    return with_features(model, data, cpu_batch(data.images, data.records, model.tokenizer,
+                                                model.config, rng, tc, stage))
+
+
+def with_features(model: LLaVA, data: Data, batch):
+    """A `cpu_batch` on the model's device, its scene indices replaced by their features
+    (pairs' side-by-side images go through the tower here)."""
+    device = next(model.parameters()).device
+    idx, pair_pixels, ids, segs, tgts, labels = batch
+    feats = None
+    if idx is not None:
+        feats = data.feats[idx.to(device)].float()                       # (b, N, D)
+        if pair_pixels is not None:
+            px = pair_pixels.to(device).permute(0, 3, 1, 2).float() / 255.0
+            feats = torch.cat([feats, model.image_features(px)])          # (b+p, N, D)
+    labels = None if labels is None else labels.to(device)
+    return feats, ids.to(device), segs.to(device), tgts.to(device), labels
 
 
 def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
@@ -1059,26 +1116,13 @@ def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
     return lab.reshape(grid * grid, 3)
 
 
-def lm_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig):
-    """Stage 1: text only: question/answer turns (captions among them), packed per row."""
-    tok = model.tokenizer
-    rows = []
-    for _ in range(tc.batch * 2):
-        rec = data.records[rng.randrange(len(data.records))]
-        turns = [(q, answer_ids(tok, model.config, rec, kind, refs, a))
-                 for kind, q, a, refs in questions(rec, rng, tc.turns)]
-        ids, segs, _ = encode_budget(tok, turns, tc.text_tokens)
-        tgts = [ids[k + 1] if k + 1 < len(ids) and segs[k + 1] == segs[k] else -1
-                for k in range(len(ids))]  # the whole turn, question included
-        rows.append((ids, segs, tgts))
-    return collate(rows)
-
-
 def train(model: LLaVA, data: Data, tc: TrainConfig, log=print, stages=(1, 2, 3),
           eval_fn=None) -> dict:
-    """LLaVA's stages, each a short explicit loop with AdamW and a cosine schedule."""
+    """LLaVA's stages, each a short explicit loop with AdamW and a cosine schedule, on the
+    device the model is on (data.feats must be there too)."""
     torch.manual_seed(tc.seed)
     rng = random.Random(tc.seed)
+    device = next(model.parameters()).device
     fracs = {1: tc.lm_frac, 2: tc.align_frac}
     fracs[3] = max(0.0, 1.0 - fracs[1] - fracs[2])
     history = {}
@@ -1100,37 +1144,35 @@ def train(model: LLaVA, data: Data, tc: TrainConfig, log=print, stages=(1, 2, 3)
         rest = [p for p in params if p.ndim < 2]
         lr = tc.lr_lm_stage1 if stage == 1 else tc.lr
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                                 {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
+                                 {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98),
+                                fused=device.type == "cuda")
         model.train()
+        stream = batch_stream(data, model, tc, stage, rng)
         t0 = time.time()
         step, ema = 0, None
         while time.time() - t0 < budget:
             frac = (time.time() - t0) / budget
             for g in opt.param_groups:
                 g["lr"] = lr * _cosine(frac, (step + 1) / tc.warmup)
-            labels = None
-            if stage == 1:
-                feats, (ids, segs, tgts) = None, lm_batch(model, data, rng, tc)
-            else:
-                feats, ids, segs, tgts, labels = make_batch(model, data, rng, tc, stage)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16):
+            feats, ids, segs, tgts, labels = with_features(model, data, next(stream))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
                 _, loss = model(feats, ids, segs, tgts)                 # forward only in bf16
                 if labels is not None and tc.grounding > 0:
-                    n = labels.shape[0]
-                    loss = loss + tc.grounding * model.grounding_loss(feats[:n], labels)
+                    loss = loss + tc.grounding * model.grounding_loss(feats[:labels.shape[0]], labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+            loss = loss.detach()  # kept on the device: reading it every step would stall a GPU
+            ema = loss if ema is None else 0.95 * ema + 0.05 * loss
             if step % tc.log_every == 0:
-                log(f"stage {stage} step {step} loss {loss.item():.4f} ema {ema:.4f} "
+                log(f"stage {stage} step {step} loss {loss.item():.4f} ema {ema.item():.4f} "
                     f"lr {opt.param_groups[0]['lr']:.2e} t {time.time() - t0:.0f}s")
             if eval_fn is not None and stage == 3 and step > 0 and step % 500 == 0:
                 eval_fn(model, step)
                 model.train()
             step += 1
-        history[f"stage{stage}"] = {"steps": step, "loss": round(ema or 0.0, 4),
+        history[f"stage{stage}"] = {"steps": step, "loss": round(0.0 if ema is None else ema.item(), 4),
                                     "minutes": round((time.time() - t0) / 60, 2)}
         log(f"stage {stage} done: {history[f'stage{stage}']}")
     for p in model.parameters():
@@ -1144,12 +1186,12 @@ def train(model: LLaVA, data: Data, tc: TrainConfig, log=print, stages=(1, 2, 3)
 
 def save(model: LLaVA, path: str, meta: dict) -> None:
     from safetensors.torch import save_file
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
              if k != "lm_head.weight"}
     tower_config = {}
     if model.tower is not None:  # a frozen copy of the tower, so the file stands alone
         for k, v in model.tower.state_dict().items():
-            state["tower." + k] = v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+            state["tower." + k] = v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
         tower_config = getattr(model.tower, "clip_config", {})
     metadata = {"config": json.dumps(dataclasses.asdict(model.config)),
                 "tower_config": json.dumps(tower_config),

@@ -1,11 +1,14 @@
 """`visprog train vqa`: train the LLaVA-style VQA/pointing model (visprog/models/llava.py).
 
-    visprog train vqa --seed 0                       # all three stages (78 min), writes the bundled weights
+    visprog train vqa --seed 0                       # all three stages on the CPU (78 min)
     visprog train vqa --seed 0 --stages 1 --minutes 4 --out /tmp/stage1.safetensors
     visprog train vqa --seed 0 --stages 2,3 --minutes 70 --init /tmp/stage1.safetensors
+    visprog train vqa --seed 0 --device cuda --workers 4 --batch 64 --scenes 40000 --minutes 7.5
 
-Data: `--scenes` icon-world scenes rendered with seeds llava.TRAIN_SEED_BASE + i (cached
-as .npz shards in `--cache`), questions drawn afresh from their annotations each time.
+The bundled weights' exact commands are in visprog/weights/llava.md. Data: `--scenes`
+icon-world scenes rendered with seeds llava.TRAIN_SEED_BASE + i (by `--workers`
+processes, cached as .npz shards in `--cache`), questions drawn afresh from their
+annotations each time; with --workers the same processes build the batches.
 """
 
 from __future__ import annotations
@@ -17,20 +20,38 @@ import sys
 import time
 
 
-def load_pool(n_scenes: int, cache: str, size: int, log=print, shard: int = 2000):
-    """The first n_scenes training scenes at size x size, rendered once and cached in `cache`."""
+SHARD = 2000  # scenes per cache file
+
+
+def _render_shard(job: tuple[str, int, int, int]) -> None:
+    import numpy as np
+    from . import llava
+    path, first, count, size = job
+    arr, rec = llava.build_pool(range(first, first + count), size)
+    np.savez(path + ".tmp.npz", images=arr, records=np.array(json.dumps(rec)))
+    os.replace(path + ".tmp.npz", path)  # a shard is complete or absent
+
+
+def load_pool(n_scenes: int, cache: str, size: int, log=print, workers: int = 1, shard: int = SHARD):
+    """The first n_scenes training scenes at size x size, rendered once (in `workers`
+    processes, `shard` scenes per file) and cached in `cache`."""
+    import multiprocessing
     import numpy as np
     from . import llava
     os.makedirs(cache, exist_ok=True)
+    suffix = "" if shard == SHARD else f"_of{shard}"
+    shards = [(os.path.join(cache, f"pool{size}{suffix}_{k}.npz"), llava.TRAIN_SEED_BASE + k * shard, shard, size)
+              for k in range((n_scenes + shard - 1) // shard)]
+    todo = [s for s in shards if not os.path.exists(s[0])]
+    if todo:
+        log(f"rendering {len(todo) * shard} scenes into {cache} ({workers} processes)")
+        t0 = time.time()
+        with multiprocessing.get_context("fork").Pool(max(1, min(workers, len(todo)))) as pool:
+            for k, _ in enumerate(pool.imap_unordered(_render_shard, todo), 1):
+                log(f"shard {k}/{len(todo)} rendered, {time.time() - t0:.0f}s")
     images, records = [], []
-    for k in range((n_scenes + shard - 1) // shard):
-        path = os.path.join(cache, f"pool{size}_{k}.npz")
+    for k, (path, *_) in enumerate(shards):
         count = min(shard, n_scenes - k * shard)
-        if not os.path.exists(path):
-            log(f"rendering scenes {k * shard}..{k * shard + count} -> {path}")
-            arr, rec = llava.build_pool(range(llava.TRAIN_SEED_BASE + k * shard,
-                                              llava.TRAIN_SEED_BASE + k * shard + shard), size, log=log)
-            np.savez(path, images=arr, records=np.array(json.dumps(rec)))
         d = np.load(path)
         images.append(d["images"][:count])
         records.extend(json.loads(str(d["records"]))[:count])
@@ -52,7 +73,8 @@ def cmd_train(args) -> int:
 
     stages = tuple(int(s) for s in args.stages.split(","))
     start = time.time()
-    images, records = load_pool(args.scenes, args.cache, llava.LlavaConfig.image_size, log)
+    images, records = load_pool(args.scenes, args.cache, llava.LlavaConfig.image_size, log,
+                                workers=max(1, args.workers))
     log(f"pool: {len(records)} scenes")
     if args.init:
         model = llava.load(args.init)
@@ -65,15 +87,20 @@ def cmd_train(args) -> int:
     else:
         torch.manual_seed(args.seed)
         tok = llava.train_tokenizer(records[:3000], args.vocab, args.seed)
+        grid = llava.LlavaConfig.vision_grid // args.merge
         cfg = llava.LlavaConfig(vision=args.vision, vocab_size=tok.vocab_size, n_layer=args.layers,
-                                n_embd=args.width, n_head=args.heads)
+                                n_embd=args.width, n_head=args.heads, merge=args.merge,
+                                block_size=grid * grid + 368)  # 368 positions for a turn
+
         model = llava.LLaVA(cfg, tok)
         model.attach_tower(llava.make_tower(cfg))
         history = {}
+    model.to(args.device)
     data = llava.Data(images, records)
     if any(s in stages for s in (2, 3)):
-        data.compute_features(model, log, bf16=args.bf16)
-    tc = llava.TrainConfig(seed=args.seed, minutes=args.minutes, batch=args.batch, bf16=args.bf16)
+        data.compute_features(model, log)
+    tc = llava.TrainConfig(seed=args.seed, minutes=args.minutes, batch=args.batch, bf16=args.bf16,
+                           workers=args.workers)
     if args.lr:
         tc.lr = args.lr
     if args.grounding is not None:
@@ -115,6 +142,8 @@ def add_train_commands(models) -> None:
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--merge", type=int, default=2, choices=[1, 2],
+                   help="merge m x m patch tokens into one image token (1: 576 image tokens, 2: 144)")
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of stages 2-3 (default 1.5e-3)")
@@ -122,6 +151,9 @@ def add_train_commands(models) -> None:
                    help="weight of the image-token grounding loss (default 0.5)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 is fastest on a shared, oversubscribed CPU)")
+    p.add_argument("--device", default="cpu", help="where to train: cpu or cuda")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes that render the scenes and build batches (0: the training process)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--log", default=None, help="also append the log to this file")
     p.set_defaults(func=cmd_train)
