@@ -254,3 +254,24 @@ def test_pool_renders_in_parallel_and_caches(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["pool64_of3_0.npz", "pool64_of3_1.npz"]
     again = load_pool(4, str(tmp_path), 64, log=lambda *a: None, shard=3)  # read back, not rendered
     assert np.array_equal(again[0], images[:4]) and again[1] == records[:4]
+
+
+def test_train_command_continues_and_keeps_provenance(tmp_path):
+    """`visprog train vqa`, then `--init` from its file: the second file records both runs."""
+    import json
+    from visprog.models import vqa_cli
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    vqa_cli._render_shard((str(cache / "pool192_0.npz"), llava.TRAIN_SEED_BASE, 6, 192))  # 6 scenes
+    common = ["vqa", "--scenes", "6", "--cache", str(cache), "--vision", "random-clip", "--width", "32",
+              "--layers", "1", "--heads", "2", "--vocab", "300", "--batch", "2"]
+    first, second = str(tmp_path / "first.safetensors"), str(tmp_path / "second.safetensors")
+    assert vqa_cli.main(common + ["--seed", "0", "--merge", "1", "--minutes", "0.03", "--out", first]) == 0
+    assert vqa_cli.main(common + ["--seed", "1", "--stages", "3", "--minutes", "0.01", "--init", first,
+                                  "--out", second]) == 0
+    model = llava.load(second)
+    assert model.config.merge == 1 and model.config.block_size == 24 * 24 + 368
+    meta = {k: json.loads(v) for k, v in model.meta.items()}
+    assert "--stages 3" in meta["command"] and set(meta["history"]) == {"stage3", "scenes"}
+    before = meta["continued_from"]
+    assert "--merge 1" in before["command"] and {"stage1", "stage2", "stage3"} <= set(before["history"])

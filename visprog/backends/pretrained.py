@@ -22,6 +22,7 @@ from typing import Optional
 from ..tools import registry
 from ..values import Obj, Objects
 from ..tools.vision import with_side_boxes
+from .device import best_device
 from .iconworld import alternatives, crops
 
 BACKEND = "pretrained"
@@ -33,11 +34,6 @@ NMS_IOU = 0.5
 
 _lock = threading.RLock()
 _models: dict[tuple, object] = {}
-
-
-def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # ----------------------------------------------------------------------------- open_clip
@@ -76,7 +72,7 @@ class OpenCLIP:
         if name.endswith(".json"):
             open_clip.add_model_config(name)
             name = os.path.splitext(os.path.basename(name))[0]
-        self.device = device or _device()
+        self.device = device or best_device()
         self.model, _, self.preprocess = open_clip.create_model_and_transforms(
             name, pretrained=path, device=self.device)
         self.model.eval()
@@ -193,7 +189,7 @@ def _owlvit_missing() -> Optional[str]:
 class OwlViT:
     def __init__(self, path: str, device: Optional[str] = None):
         from transformers import OwlViTForObjectDetection, OwlViTProcessor
-        self.device = device or _device()
+        self.device = device or best_device()
         self.processor = OwlViTProcessor.from_pretrained(path)
         self.model = OwlViTForObjectDetection.from_pretrained(path).to(self.device).eval()
 

@@ -35,6 +35,7 @@ from typing import Optional
 from ..errors import ToolUnavailable
 from ..tools import registry
 from ..values import Points
+from .device import best_device
 
 BACKEND = "iconworld"
 PRETRAINED = "pretrained"
@@ -236,11 +237,6 @@ def point(calls: list[dict], ctx) -> list[Points]:
 # --------------------------------------------------------------- pretrained LLaVA and Molmo2
 
 
-def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @dataclass(frozen=True)
 class Checkpoint:
     """A kind of transformers checkpoint that a `pretrained` backend loads from a local folder."""
@@ -299,7 +295,7 @@ class PretrainedVLM:
     def __init__(self, path: str, device: Optional[str] = None):
         import torch
         import transformers
-        self.device = device or _device()
+        self.device = device or best_device()
         dtype = getattr(torch, self.checkpoint.cuda_dtype) if self.device == "cuda" else torch.float32
         self.processor = transformers.AutoProcessor.from_pretrained(path)
         model_class = getattr(transformers, self.checkpoint.model_class)

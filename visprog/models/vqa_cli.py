@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
     log(f"pool: {len(records)} scenes")
     if args.init:
         model = llava.load(args.init)
-        history = json.loads(model.meta.get("history", "{}"))
+        previous = {k: json.loads(v) for k, v in model.meta.items()}  # kept whole in the new file
         log(f"continuing from {args.init}")
         if args.vision != model.config.vision:  # e.g. stage 1 ran before the CLIP weights existed
             model.config.vision = args.vision
@@ -94,7 +94,7 @@ def cmd_train(args) -> int:
 
         model = llava.LLaVA(cfg, tok)
         model.attach_tower(llava.make_tower(cfg))
-        history = {}
+        previous = None
     model.to(args.device)
     data = llava.Data(images, records)
     if any(s in stages for s in (2, 3)):
@@ -113,50 +113,68 @@ def cmd_train(args) -> int:
             setattr(tc, "lm_frac" if s == 1 else "align_frac", 0.0)
 
     def checkpoint(m, step):
-        llava.save(m, out + ".partial", {"seed": args.seed, "history": history, "step": step})
+        llava.save(m, out + ".partial", {"seed": args.seed, "step": step})
 
     out = args.out or weights_path("llava")
-    h = llava.train(model, data, tc, log, stages=stages, eval_fn=checkpoint)
-    history.update(h)
+    history = llava.train(model, data, tc, log, stages=stages, eval_fn=checkpoint)
     history["scenes"] = len(records)
     meta = {"seed": args.seed, "history": history,
-            "command": "visprog train vqa " + " ".join(sys.argv[sys.argv.index("vqa") + 1:] if "vqa" in sys.argv else []),
+            "command": command_line(args),
             "wall_minutes": round((time.time() - start) / 60, 2)}
+    if previous:
+        meta["continued_from"] = previous  # the runs before this one, newest first
     llava.save(model, out, meta)
     log(f"saved {out} ({os.path.getsize(out) / 1e6:.1f} MB) after {meta['wall_minutes']} min")
     return 0
+
+
+def command_line(args) -> str:
+    """The run's `visprog train vqa` command with every option spelled out, defaults too."""
+    words = ["visprog train vqa"]
+    for name in args.options:
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + name)
+        elif value is not None:
+            words.append(f"{flag} {value}")
+    return " ".join(words)
 
 
 def add_train_commands(models) -> None:
     """`visprog train vqa`."""
     p = models.add_parser("vqa", help="train the LLaVA-style VQA and pointing model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--minutes", type=float, default=78.0, help="training budget (all stages given)")
-    p.add_argument("--stages", default="1,2,3", help="comma-separated LLaVA stages to run")
-    p.add_argument("--init", default=None, help="continue from these weights (e.g. after stage 1)")
-    p.add_argument("--out", default=None, help="default: visprog/weights/llava.safetensors")
-    p.add_argument("--scenes", type=int, default=20000)
-    p.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "llava_data"))
-    p.add_argument("--vision", default="detector", choices=["detector", "clip", "random-clip"])
-    p.add_argument("--width", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--merge", type=int, default=2, choices=[1, 2],
-                   help="merge m x m patch tokens into one image token (1: 576 image tokens, 2: 144)")
-    p.add_argument("--vocab", type=int, default=1024)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate of stages 2-3 (default 1.5e-3)")
-    p.add_argument("--grounding", type=float, default=None,
-                   help="weight of the image-token grounding loss (default 0.5)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (1 is fastest on a shared, oversubscribed CPU)")
-    p.add_argument("--device", default="cpu", help="where to train: cpu or cuda")
-    p.add_argument("--workers", type=int, default=0,
-                   help="processes that render the scenes and build batches (0: the training process)")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--log", default=None, help="also append the log to this file")
-    p.set_defaults(func=cmd_train)
+    options = []
+
+    def add(*names, **kw):
+        options.append(p.add_argument(*names, **kw).dest)
+
+    add("--seed", type=int, default=0)
+    add("--minutes", type=float, default=78.0, help="training budget (all stages given)")
+    add("--stages", default="1,2,3", help="comma-separated LLaVA stages to run")
+    add("--init", default=None, help="continue from these weights (e.g. after stage 1)")
+    add("--out", default=None, help="default: visprog/weights/llava.safetensors")
+    add("--scenes", type=int, default=20000)
+    add("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "llava_data"))
+    add("--vision", default="detector", choices=["detector", "clip", "random-clip"])
+    add("--width", type=int, default=128)
+    add("--layers", type=int, default=4)
+    add("--heads", type=int, default=4)
+    add("--merge", type=int, default=2, choices=[1, 2],
+        help="merge m x m patch tokens into one image token (1: 576 image tokens, 2: 144)")
+    add("--vocab", type=int, default=1024)
+    add("--batch", type=int, default=16)
+    add("--lr", type=float, default=None, help="peak learning rate of stages 2-3 (default 1.5e-3)")
+    add("--grounding", type=float, default=None,
+        help="weight of the image-token grounding loss (default 0.5)")
+    add("--threads", type=int, default=1,
+        help="torch threads (1 is fastest on a shared, oversubscribed CPU)")
+    add("--device", default="cpu", help="where to train: cpu or cuda")
+    add("--workers", type=int, default=0,
+        help="processes that render the scenes and build batches (0: the training process)")
+    add("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    add("--log", default=None, help="also append the log to this file")
+    p.set_defaults(func=cmd_train, options=options)
 
 
 def main(argv=None) -> int:
