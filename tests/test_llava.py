@@ -86,6 +86,9 @@ def test_batch_workers_are_reproducible(tiny, pool):
         assert idx.shape == (3,) and pair_pixels.shape == (1, 64, 64, 3) and labels.shape == (3, 16, 3)
         assert all(torch.equal(u, v) for u, v in zip(x, y))
     assert not torch.equal(a[0][2], a[1][2])  # the two workers draw different batches
+    rng = random.Random(7)  # streams made one after another (stage by stage) from one rng differ
+    first, second = (next(llava.batch_stream(data, tiny, tc, 3, rng)) for _ in range(2))
+    assert not torch.equal(first[2], second[2])
 
 
 def test_packed_turns_equal_single_turns(tiny, pool):
@@ -275,3 +278,10 @@ def test_train_command_continues_and_keeps_provenance(tmp_path):
     assert "--stages 3" in meta["command"] and set(meta["history"]) == {"stage3", "scenes"}
     before = meta["continued_from"]
     assert "--merge 1" in before["command"] and {"stage1", "stage2", "stage3"} <= set(before["history"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_train_command_says_when_there_is_no_cuda(tmp_path, capsys):
+    from visprog.models import vqa_cli
+    assert vqa_cli.main(["vqa", "--device", "cuda", "--cache", str(tmp_path)]) == 2
+    assert "no CUDA device" in capsys.readouterr().err and not os.listdir(tmp_path)  # before any work

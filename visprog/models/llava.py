@@ -1054,16 +1054,17 @@ def cpu_batch(images: np.ndarray, records: list[dict], tok: Tokenizer, cfg: Llav
 
 class Batches(torch.utils.data.IterableDataset):
     """The endless `cpu_batch` stream of one stage. With DataLoader workers each worker
-    draws from its own generator, seeded from `rng`, so a run is reproducible for a given
-    number of workers."""
+    draws from its own generator, seeded from `rng` (a new seed for each stage), so a run is
+    reproducible for a given number of workers."""
 
     def __init__(self, data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: random.Random):
         self.args = (data.images, data.records, model.tokenizer, model.config)  # not the device features
         self.tc, self.stage, self.rng = tc, stage, rng
+        self.seed = rng.getrandbits(64)
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = self.rng if info is None else random.Random(self.rng.getrandbits(64) + info.id)
+        rng = self.rng if info is None else random.Random(self.seed + info.id)
         while True:
             yield cpu_batch(*self.args, rng, self.tc, self.stage)
 

@@ -62,6 +62,10 @@ def cmd_train(args) -> int:
     import torch
     from . import llava, weights_path
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"visprog train vqa: --device {args.device}, but torch sees no CUDA device "
+              "(use --device cpu)", file=sys.stderr)
+        return 2
     log_file = open(args.log, "a") if args.log else None
 
     def log(msg):
