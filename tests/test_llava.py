@@ -52,7 +52,7 @@ def test_a_few_training_steps_lower_the_loss(tiny, pool):
     assert data.feats.shape == (12, 16, 64)
     tc = llava.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25)
     rng = random.Random(0)
-    batch = llava.make_batch(model, data, rng, tc, stage=3)
+    batch = llava.with_features(model, data, next(llava.batch_stream(data, model, tc, 3, rng)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     losses = []

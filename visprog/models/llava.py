@@ -1077,12 +1077,6 @@ def batch_stream(data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: ran
                                             prefetch_factor=8, multiprocessing_context="fork"))
 
 
-def make_batch(model: LLaVA, data: Data, rng: random.Random, tc: TrainConfig, stage: int):
-    """(feats, ids, segs, targets, labels) of one step: `cpu_batch` plus the image features."""
-    return with_features(model, data, cpu_batch(data.images, data.records, model.tokenizer,
-                                                model.config, rng, tc, stage))
-
-
 def with_features(model: LLaVA, data: Data, batch):
     """A `cpu_batch` on the model's device, its scene indices replaced by their features
     (pairs' side-by-side images go through the tower here)."""

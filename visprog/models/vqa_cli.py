@@ -91,11 +91,12 @@ def cmd_train(args) -> int:
     else:
         torch.manual_seed(args.seed)
         tok = llava.train_tokenizer(records[:3000], args.vocab, args.seed)
-        grid = llava.LlavaConfig.vision_grid // args.merge
+        default = llava.LlavaConfig()
+        turn = default.block_size - default.n_image_tokens  # positions for a turn, whatever the merge
+        grid = default.vision_grid // args.merge
         cfg = llava.LlavaConfig(vision=args.vision, vocab_size=tok.vocab_size, n_layer=args.layers,
                                 n_embd=args.width, n_head=args.heads, merge=args.merge,
-                                block_size=grid * grid + 368)  # 368 positions for a turn
-
+                                block_size=grid * grid + turn)
         model = llava.LLaVA(cfg, tok)
         model.attach_tower(llava.make_tower(cfg))
         previous = None
