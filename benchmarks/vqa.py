@@ -5,13 +5,15 @@ scenes from seeds never used in training (llava.BENCH_SEED_BASE + i).
 
 Prints a table:
 - counting: 'How many X are in the image?' with 0-8 instances of X among 2-5 distractors
-  (cluttered, 24-48 px objects); exact match, asked directly and by pointing ('Count the X.'),
-  and through the Vqa backend (which counts by pointing)
+  (cluttered, 24-48 px objects); exact match: the model asked directly and by pointing
+  ('Count the X.') on the whole image, and through the Vqa backend, which counts the points
+  found on overlapping crops (visprog/pointing.py)
 - yes/no existence and spatial relations (the model's answer, and through the Vqa backend,
   from the model's points when RELATIONS_BY_POINTING is set); attribute (colour, size) and
   supercategory. Each form draws its own questions, so both relation rows ask the same ones
-- pointing ('Point to the X.'): share of predicted points inside a ground-truth box of X,
-  share of instances whose box receives a point
+- pointing ('Point to the X.'), by the model on the whole image and through the Point backend
+  (crops): share of predicted points inside a ground-truth box of X, share of instances whose
+  box receives a point
 - NLVR baseline: 'Is this statement true?' on two scenes side by side (answer_statement)
 - accuracies come with their 95% Wilson interval (n = 200 questions is +-6 points at 70%)
 - latency of one Vqa answer on a 256x256 image; batched (64 questions about 8 images, as
@@ -100,28 +102,34 @@ def main(argv=None) -> int:
     ctx = ToolContext(ImageCache())
     via = backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}
                        for im, p in zip(images, plurals)], ctx)
-    row("counting via the Vqa backend", float(np.mean([a == str(k) for a, k in zip(via, truth)])), ">= 97%",
-        n=len(items))
-    per_k = {}
-    for a, k in zip(by_point, truth):
-        per_k.setdefault(k, []).append(parse_count(a) == k)
-    results["counting_by_pointing_per_k"] = {k: round(float(np.mean(v)), 3) for k, v in sorted(per_k.items())}
-    print("  by pointing, per k:", results["counting_by_pointing_per_k"])
+    row("counting via the Vqa backend (points on overlapping crops)",
+        float(np.mean([a == str(k) for a, k in zip(via, truth)])), ">= 97%", n=len(items))
+    for name, counts in [("by pointing", [parse_count(a) for a in by_point]),
+                         ("via the Vqa backend", [int(a) for a in via])]:
+        per_k = {}
+        for c, k in zip(counts, truth):
+            per_k.setdefault(k, []).append(c == k)
+        results[f"counting {name}, per k"] = {k: round(float(np.mean(v)), 3) for k, v in sorted(per_k.items())}
+        print(f"  {name}, per k:", results[f"counting {name}, per k"])
 
-    # --- pointing (the counting scenes with k >= 1, plus mixed scenes)
-    inside = total_pts = hit = total_inst = 0
+    # --- pointing (the counting scenes with k >= 1): the model on the whole image, and the
+    # Point backend, which points on overlapping crops
     point_items = [(im, sc, t) for im, sc, t, k in items if k > 0]
     replies = model.answer([im for im, _, _ in point_items],
                            [f"Point to the {catalog.plural_of(t)}." for _, _, t in point_items])
-    for (im, sc, t), reply in zip(point_items, replies):
-        pts = parse_points(reply, im.width, im.height)
-        boxes = [o.box for o in sc.objects if o.category == t]
-        total_pts += len(pts)
-        inside += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x, y in pts)
-        total_inst += len(boxes)
-        hit += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for x, y in pts) for b in boxes)
-    row("pointing: points inside a GT box", inside / max(total_pts, 1), ">= 97%", n=total_pts)
-    row("pointing: instances receiving a point", hit / max(total_inst, 1), ">= 97%", n=total_inst)
+    whole = [parse_points(reply, im.width, im.height) for (im, _, _), reply in zip(point_items, replies)]
+    crops = backend.point([{"image": im, "object": t} for im, _, t in point_items], ToolContext(ImageCache()))
+    for name, found in [("the model, whole image", whole), ("the Point backend, crops", crops)]:
+        inside = total_pts = hit = total_inst = 0
+        for (im, sc, t), pts in zip(point_items, found):
+            boxes = [o.box for o in sc.objects if o.category == t]
+            total_pts += len(pts)
+            inside += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x, y in pts)
+            total_inst += len(boxes)
+            hit += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for x, y in pts) for b in boxes)
+        row(f"pointing ({name}): points inside a GT box", inside / max(total_pts, 1), ">= 97%", n=total_pts)
+        row(f"pointing ({name}): instances receiving a point", hit / max(total_inst, 1), ">= 97%",
+            n=total_inst)
 
     # --- question forms on mixed scenes
     recs, ims = [], []
@@ -186,7 +194,7 @@ def main(argv=None) -> int:
         backend.vqa([{"image": image, "question": f"How many {plurals[0]} are there?"}],
                     ToolContext(ImageCache()))
         times.append(time.perf_counter() - t0)
-    row("latency, one count answered by pointing, median", float(np.median(times)) * 1000, "-",
+    row("latency, one count answered by pointing on crops, median", float(np.median(times)) * 1000, "-",
         fmt="{:.1f} ms")
     def throughput_gain(calls):
         t0 = time.perf_counter()

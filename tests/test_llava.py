@@ -226,6 +226,59 @@ def test_backends_with_a_tiny_model(tiny, monkeypatch):
     assert all(0 <= x <= 200 and 0 <= y <= 100 for x, y in points[0])
 
 
+def test_pointing_on_crops_finds_each_object_once(monkeypatch):
+    """A perfect pointer (the centre of each object's visible pixels in a crop) through the
+    backend's crops: objects cut by a crop's edge, or seen by several crops, count once."""
+    from visprog.backends import vqa as backend
+    from visprog.pointing import format_points
+    from visprog.registry import ImageCache, ToolContext
+    centres = [(128, 128), (100, 40), (170, 200), (30, 230), (244, 12), (150, 90), (60, 170)]
+    im = Image.new("RGB", (256, 256), (255, 255, 255))
+    for i, (x, y) in enumerate(centres):  # 24 px squares, one colour each
+        im.paste((10 * i, 0, 200), (x - 12, y - 12, x + 12, y + 12))
+    asked = []
+
+    def perfect(crops, prompts, ctx=None):
+        asked.append(len(crops))
+        out = []
+        for crop in crops:
+            a = np.asarray(crop).astype(int)
+            pts = [(xs.mean() + 0.5, ys.mean() + 0.5) for i in range(len(centres))
+                   for ys, xs in [np.nonzero((a[..., 0] == 10 * i) & (a[..., 2] == 200))] if len(xs)]
+            out.append((format_points(pts, crop.width, crop.height, "square", "squares"), []))
+        return out
+
+    monkeypatch.setattr(backend, "ask", perfect)
+    monkeypatch.setattr(backend, "_missing", lambda: None)
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [True] * len(asks))
+    ctx = ToolContext(ImageCache())
+    (points,) = backend.point([{"image": im, "object": "square"}], ctx)
+    assert asked == [17] and len(points) == len(centres)
+    assert sorted(min(range(len(centres)), key=lambda i: abs(centres[i][0] - x) + abs(centres[i][1] - y))
+                  for x, y in points) == list(range(len(centres)))
+    assert all(min(abs(cx - x) + abs(cy - y) for cx, cy in centres) < 3 for x, y in points)
+    ctx = ToolContext(ImageCache())
+    assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
+    assert "17 overlapping crops in 3 tilings, which found 7, 7, 7" in ctx.notes[0][0]
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [False] * len(asks))
+    backend.point([{"image": im, "object": "square"}], ToolContext(ImageCache()))
+    assert asked[-1] == 1
+
+
+def test_only_small_things_are_pointed_at_on_crops(monkeypatch):
+    from visprog.backends import iconworld, vqa as backend
+    from visprog.registry import ImageCache, ToolContext
+    from visprog.values import Obj, Objects
+    sides = {"ants": [20, 40], "whales": [20, 60], "ghosts": []}  # px, in a 256 px image
+    monkeypatch.setattr(iconworld, "_missing", lambda: None)
+    monkeypatch.setattr(iconworld, "loc", lambda calls, ctx: [
+        Objects([Obj((10, 10, 10 + s, 10 + s), c["object"], 0.9) for s in sides[c["object"]]])
+        for c in calls])
+    big, small = Image.new("RGB", (256, 256)), Image.new("RGB", (100, 100))
+    asks = [(big, "ants"), (big, "whales"), (big, "ghosts"), (small, "ants")]
+    assert backend.zoomable(asks, ToolContext(ImageCache())) == [True, False, False, False]
+
+
 @pytest.mark.skipif(not os.path.exists(llava.__file__.replace("models/llava.py", "weights/llava.safetensors")),
                     reason="bundled weights not trained yet")
 def test_bundled_weights_count_a_simple_scene():

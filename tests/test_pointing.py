@@ -1,9 +1,9 @@
-"""Molmo's pointing format: writing and forgiving parsing."""
+"""Molmo's pointing format: writing and forgiving parsing; pointing on overlapping crops."""
 
 import pytest
 
-from visprog.pointing import (NONE_TEXT, format_count, format_points, parse_count,
-                                     parse_percent, parse_points)
+from visprog.pointing import (NONE_TEXT, crop_boxes, format_count, format_points, median_tiling,
+                              merge_crop_points, parse_count, parse_percent, parse_points)
 
 
 def test_one_point():
@@ -109,3 +109,30 @@ def test_molmo2_unclosed_or_foreign_tags():
     # both formats in one reply, in text order
     assert parse_percent('<point x="1" y="2">a</point> <points coords="1 1 100 200">b</points>') == [
         (1.0, 2.0), (10.0, 20.0)]
+
+
+def test_crop_boxes_cover_the_image_edge_to_edge():
+    assert crop_boxes(256, 256, 1, 1.0) == [(0, 0, 256, 256)]
+    boxes = crop_boxes(256, 128, 3, 0.625)
+    assert len(boxes) == 9 and boxes[0] == (0, 0, 160, 80) and boxes[-1] == (96, 48, 256, 128)
+    assert {b[2] - b[0] for b in boxes} == {160} and {b[3] - b[1] for b in boxes} == {80}
+    assert [b[0] for b in boxes[:3]] == [0, 48, 96]
+
+
+def test_merge_crop_points_drops_inner_edges_and_merges_duplicates():
+    boxes = crop_boxes(256, 256, 2, 0.75)  # x and y ranges [0, 192) and [64, 256)
+    left, right = boxes[0], boxes[1]
+    # one object at (128, 40): both crops see it whole; a cut-off object at the left crop's
+    # inner edge (190, 40) is dropped there and found by the right crop; a point at the
+    # image's own border (2, 5) is kept
+    merged = merge_crop_points(256, 256, [left, right], [[(128, 40), (190, 40), (2, 5)],
+                                                         [(129.5, 41), (200, 40)]])
+    assert merged == [(2, 5), (128, 40), (200, 40)]
+    # points of one crop closer than MERGE_RADIUS are one object too
+    assert len(merge_crop_points(256, 256, [(0, 0, 256, 256)], [[(50, 50), (52, 50)]])) == 1
+
+
+def test_median_tiling():
+    assert median_tiling([[(1, 1)] * 5, [(1, 1)] * 6, [(1, 1)] * 5]) == 0
+    assert median_tiling([[], [(1, 1)] * 3, [(1, 1)] * 9]) == 1
+    assert median_tiling([[(1, 1)]]) == 0

@@ -27,6 +27,14 @@ own formatter writes and reads them (`UnifiedPointFormatter` in the Molmo2
 training code, olmo/preprocessing/point_formatter.py). A triple that is not
 three integers, or whose x or y is above 1000, is dropped. The image index is
 not used: Point asks about one image at a time.
+
+Pointing on crops (`crop_boxes`, `merge_crop_points`, `median_tiling`), as Molmo does with
+its overlapping high-resolution crops: a small model that sees the whole image at low
+resolution misses objects that crowd together; on a crop they are larger and fewer. Each
+crop's points are mapped back to the whole image, points near a crop's inner edges (where an
+object may be cut off; the neighbouring crop sees it whole) are dropped, and points that two
+crops give one object are merged. Several tilings give several point sets; the one with the
+median count is kept, so that one tiling's slip does not decide the count.
 """
 
 from __future__ import annotations
@@ -36,9 +44,18 @@ import re
 from typing import Optional, Sequence
 
 __all__ = ["format_points", "parse_points", "parse_percent", "format_count", "parse_count",
-           "NONE_TEXT"]
+           "NONE_TEXT", "TILINGS", "crop_boxes", "merge_crop_points", "median_tiling"]
 
 NONE_TEXT = "There are none."
+
+# Tilings to point on: (crops per side, crop side / image side). Chosen on 700 cluttered
+# icon-world counting scenes (seeds held out from training and from benchmarks/vqa.py): one
+# tiling counted 96-97% of them exactly, the median of these three 98.7%, the whole image 86%.
+TILINGS = ((2, 0.6875), (2, 0.78125), (3, 0.625))
+EDGE_MARGIN = 0.094   # of the image side: objects up to ~2x this wide are seen whole by some crop
+MERGE_RADIUS = 0.055  # of the image side: two crops' points closer than this mark one object
+
+Box = tuple[int, int, int, int]
 
 _TAG = re.compile(r"<\s*(points?)\b([^<>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r"""([A-Za-z]+)(\d*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
@@ -146,3 +163,36 @@ def parse_count(text: str) -> Optional[int]:
     if "none" in text.lower():
         return 0
     return None
+
+
+def crop_boxes(width: int, height: int, n: int, frac: float) -> list[Box]:
+    """n x n overlapping crops (x0, y0, x1, y1), each `frac` of the image's width and height,
+    spread evenly from edge to edge; row by row. n = 1, frac = 1: the whole image."""
+    cw, ch = max(1, round(width * frac)), max(1, round(height * frac))
+    xs = [round(i * (width - cw) / (n - 1)) for i in range(n)] if n > 1 else [0]
+    ys = [round(i * (height - ch) / (n - 1)) for i in range(n)] if n > 1 else [0]
+    return [(x, y, x + cw, y + ch) for y in ys for x in xs]
+
+
+def merge_crop_points(width: int, height: int, boxes: Sequence[Box],
+                      points: Sequence[Sequence[tuple[float, float]]]) -> list[tuple[float, float]]:
+    """One tiling's points for the whole image, from each crop's points (already in pixels of
+    the whole image), sorted by x then y. A point within EDGE_MARGIN of an inner edge of its
+    crop is dropped; of points closer than MERGE_RADIUS, the first is kept."""
+    mx, my = EDGE_MARGIN * width, EDGE_MARGIN * height
+    r2 = (MERGE_RADIUS * (width + height) / 2) ** 2
+    kept: list[tuple[float, float]] = []
+    for (x0, y0, x1, y1), pts in zip(boxes, points):
+        for x, y in pts:
+            near_inner_edge = ((x0 > 0 and x <= x0 + mx) or (x1 < width and x >= x1 - mx) or
+                               (y0 > 0 and y <= y0 + my) or (y1 < height and y >= y1 - my))
+            if not near_inner_edge and all((x - a) ** 2 + (y - b) ** 2 > r2 for a, b in kept):
+                kept.append((x, y))
+    return sorted(kept)
+
+
+def median_tiling(candidates: Sequence[Sequence[tuple[float, float]]]) -> int:
+    """The index of the point set with the median count (the first such, the upper median
+    for an even number of sets)."""
+    counts = [len(c) for c in candidates]
+    return counts.index(sorted(counts)[len(counts) // 2])
