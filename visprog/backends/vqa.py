@@ -10,9 +10,10 @@
   model gives the cat and the tree (RELATIONS_BY_POINTING).
 - Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
   Asked on overlapping crops, as Molmo does (`pointing.TILINGS`: 8 crops in two tilings, and
-  9 more in a third where those disagree; the tiling with the median count wins), when the things asked for are small (`zoomable`:
-  the in-repo detector's Loc finds them, none over CROP_MAX_OBJECT of the image side); else,
-  and for images under MIN_TILED_SIDE pixels, on the whole image.
+  9 more in a third where those disagree; the tiling with the median count wins), when the
+  things asked for are small (`zoomable`: the in-repo detector's Loc finds them, none over
+  CROP_MAX_OBJECT of the image side); else, and for images under MIN_TILED_SIDE pixels, on
+  the whole image.
 - Vqa 'pretrained': `LlavaForConditionalGeneration` + `AutoProcessor` from a local folder
   (VISPROG_LLAVA=dir, a `save_pretrained` folder), on CUDA when present.
 - Point 'pretrained': `Molmo2ForConditionalGeneration` + `AutoProcessor` from a local folder
