@@ -216,6 +216,10 @@ def test_backends_with_a_tiny_model(tiny, monkeypatch):
     from visprog.values import Points
     monkeypatch.setitem(backend._models, "llava", tiny)
     monkeypatch.setattr(backend, "_missing", lambda: None)
+    towered = []
+    image_features = tiny.image_features
+    monkeypatch.setattr(tiny, "image_features", lambda images, **kw: towered.append(len(images)) or
+                        image_features(images, **kw))
     ctx = ToolContext(ImageCache())
     im = Image.new("RGB", (200, 100), (240, 240, 240))
     answers = backend.vqa([{"image": im, "question": "How many dogs are there?"},
@@ -224,6 +228,7 @@ def test_backends_with_a_tiny_model(tiny, monkeypatch):
     points = backend.point([{"image": im, "object": "dog"}], ctx)
     assert isinstance(points[0], Points)
     assert all(0 <= x <= 200 and 0 <= y <= 100 for x, y in points[0])
+    assert towered == [1]  # counting, the question and Point share the image's tower pass
 
 
 def test_pointing_on_crops_finds_each_object_once(monkeypatch):

@@ -23,7 +23,8 @@
 
 Importing this module imports neither torch nor transformers; models load on first use,
 once per process. The images of a batch go through the model together; image features
-are cached per image in `ctx.cache`, so Vqa and Point on one image run the tower once.
+are cached per image in `ctx.cache`, so Vqa and Point on one image run the tower once (the
+crops Point asks about small things are not cached).
 """
 
 from __future__ import annotations
@@ -264,9 +265,9 @@ def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]
     sets: list[list] = [[] for _ in asks]  # per ask: its tilings' point sets, in TILINGS order
     zoom = zoomable(asks, ctx)
     _point_tilings(asks, sets, [(a, t) for a, z in enumerate(zoom)
-                                for t in (TILINGS[:2] if z else ((1, 1.0),))])
+                                for t in (TILINGS[:2] if z else ((1, 1.0),))], ctx)
     _point_tilings(asks, sets, [(a, t) for a, z in enumerate(zoom) for t in TILINGS[2:]
-                                if z and len(sets[a][0]) != len(sets[a][1])])
+                                if z and len(sets[a][0]) != len(sets[a][1])], ctx)
     out = []
     for s in sets:
         best = s[median_tiling(s)]
@@ -280,24 +281,31 @@ def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]
     return out
 
 
-def _point_tilings(asks, sets, todo: list[tuple[int, tuple[int, float]]]) -> None:
+def _point_tilings(asks, sets, todo: list[tuple[int, tuple[int, float]]], ctx) -> None:
     """Point on the crops of each (ask index, tiling) in one batch; append each tiling's merged
-    points to sets[ask index]."""
-    if not todo:
-        return
-    crops, prompts, plans = [], [], []
+    points to sets[ask index]. A whole-image view is asked with ctx, so its tower features are
+    shared with Vqa's other questions about the image; crops are not cached."""
+    views, prompts, whole, plans = [], [], [], []
     for a, (n, frac) in todo:
         image, phrase = asks[a]
         boxes = crop_boxes(image.width, image.height, n, frac)
         plans.append((a, boxes))
-        crops.extend(image.crop(b) for b in boxes)
-        prompts.extend([f"Point to the {phrase}."] * len(boxes))
-    replies = iter(ask(crops, prompts))  # crops are not cached: no ctx
+        for b in boxes:
+            whole.append(b == (0, 0, image.width, image.height))
+            views.append(image if whole[-1] else image.crop(b))
+            prompts.append(f"Point to the {phrase}.")
+    replies: list = [None] * len(views)
+    for cached in (True, False):
+        idx = [k for k, w in enumerate(whole) if w == cached]
+        for k, r in zip(idx, ask([views[k] for k in idx], [prompts[k] for k in idx],
+                                 ctx if cached else None)):
+            replies[k] = r
+    pending = iter(replies)
     for a, boxes in plans:
         image = asks[a][0]
         found = []
         for x0, y0, x1, y1 in boxes:
-            reply, _ = next(replies)
+            reply, _ = next(pending)
             found.append([(x0 + x, y0 + y) for x, y in parse_points(reply, x1 - x0, y1 - y0)])
         sets[a].append(merge_crop_points(image.width, image.height, boxes, found))
 
