@@ -48,7 +48,11 @@ class FakeDetector:
     def __init__(self):
         self.batches = []
 
-    def candidates(self, images):
+    def image_maps(self, images):
+        return torch.zeros(len(images), 1, 1, 1)
+
+    def candidates(self, images, fmaps=None):
+        assert fmaps is not None and len(fmaps) == len(images)  # the backend caches the tower's maps
         self.batches.append(len(images))
         return [{"boxes": torch.tensor([[0.0, 0, 10, 10], [20.0, 20, 40, 40]]),
                  "objectness": torch.tensor([0.9, 0.8]), "embeddings": torch.zeros(2, 4)}

@@ -256,16 +256,25 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
 
     monkeypatch.setattr(backend, "ask", perfect)
     monkeypatch.setattr(backend, "_missing", lambda: None)
-    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [True] * len(asks))
+    boxes = [(x - 12, y - 12, x + 12, y + 12) for x, y in centres]
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes] * len(asks))
     ctx = ToolContext(ImageCache())
     (points,) = backend.point([{"image": im, "object": "square"}], ctx)
-    assert asked == [8] and len(points) == len(centres)  # two tilings agree: no third
+    assert asked == [1] and len(points) == len(centres)  # one point in each box: no crops
+    assert "one in each of the 7 boxes the detector found" in ctx.notes[0][0]
+    # the detector finds one thing more than the whole image's points: crops
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes + [(0, 0, 9, 9)]] * len(asks))
+    asked.clear()
+    ctx = ToolContext(ImageCache())
+    (points,) = backend.point([{"image": im, "object": "square"}], ctx)
+    assert asked == [1, 8] and len(points) == len(centres)  # two tilings agree: no third
     assert sorted(min(range(len(centres)), key=lambda i: abs(centres[i][0] - x) + abs(centres[i][1] - y))
                   for x, y in points) == list(range(len(centres)))
     assert all(min(abs(cx - x) + abs(cy - y) for cx, cy in centres) < 3 for x, y in points)
     ctx = ToolContext(ImageCache())
     assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
-    assert "8 overlapping crops in 2 tilings, which found 7, 7" in ctx.notes[0][0]
+    assert "8 overlapping crops in 2 tilings, which found 7, 7: the median tiling's points " \
+           "(the whole image gave 7, the detector 8)" in ctx.notes[0][0]
     # the first tiling's first crop (176 px) misses everything: the 3x3 tiling breaks the tie
     slip = {"first": True}
     honest = perfect
@@ -280,8 +289,8 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     asked.clear()
     ctx = ToolContext(ImageCache())
     assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
-    assert asked == [8, 9] and "17 overlapping crops in 3 tilings, which found 6, 7, 7" in ctx.notes[0][0]
-    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [False] * len(asks))
+    assert asked == [1, 8, 9] and "17 overlapping crops in 3 tilings, which found 6, 7, 7" in ctx.notes[0][0]
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [None] * len(asks))
     backend.point([{"image": im, "object": "square"}], ToolContext(ImageCache()))
     assert asked[-1] == 1
 
@@ -297,7 +306,8 @@ def test_only_small_things_are_pointed_at_on_crops(monkeypatch):
         for c in calls])
     big, small = Image.new("RGB", (256, 256)), Image.new("RGB", (100, 100))
     asks = [(big, "ants"), (big, "whales"), (big, "ghosts"), (small, "ants")]
-    assert backend.zoomable(asks, ToolContext(ImageCache())) == [True, False, False, False]
+    assert backend.zoomable(asks, ToolContext(ImageCache())) == [
+        [(10, 10, 30, 30), (10, 10, 50, 50)], None, None, None]
 
 
 @pytest.mark.skipif(not os.path.exists(llava.__file__.replace("models/llava.py", "weights/llava.safetensors")),
@@ -309,6 +319,26 @@ def test_bundled_weights_count_a_simple_scene():
     image, scene = render(sample_placements(rng, ["dog", "dog", "tree"]), seed=1)
     answers = model.answer([image, image], ["How many dogs are there?", "Is there a tree?"])
     assert answers[0].isdigit() and answers[1] in ("yes", "no")  # accuracy: benchmarks/vqa.py
+
+
+@pytest.mark.skipif(not os.path.exists(llava.__file__.replace("models/llava.py", "weights/llava.safetensors")),
+                    reason="bundled weights not trained yet")
+def test_bundled_vqa_and_loc_share_one_tower_pass(monkeypatch):
+    from visprog.backends import iconworld, vqa as backend
+    from visprog.iconworld.render import render, sample_placements
+    from visprog.registry import ImageCache, ToolContext
+    assert backend.shares_tower()  # the VQA model froze the detector's tower
+    det = iconworld._detector()
+    passes = []
+    image_maps = det.image_maps
+    monkeypatch.setattr(det, "image_maps", lambda images: passes.append(len(images)) or image_maps(images))
+    monkeypatch.setattr(backend.model(), "image_features", lambda *a, **k: pytest.fail("a second tower pass"))
+    image, _ = render(sample_placements(np.random.default_rng(5), ["dog", "dog", "cat", "tree"]), seed=2)
+    ctx = ToolContext(ImageCache())
+    backend.vqa([{"image": image, "question": "How many dogs are there?"},
+                 {"image": image, "question": "Is there a cat?"}], ctx)
+    iconworld.loc([{"image": image, "object": "tree"}], ctx)
+    assert passes == [1]  # the count's detector check, both questions and Loc: one tower pass
 
 
 def test_relations_by_pointing():

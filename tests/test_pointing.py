@@ -3,7 +3,8 @@
 import pytest
 
 from visprog.pointing import (NONE_TEXT, crop_boxes, format_count, format_points, median_tiling,
-                              merge_crop_points, parse_count, parse_percent, parse_points)
+                              merge_crop_points, parse_count, parse_percent, parse_points,
+                              points_in_boxes)
 
 
 def test_one_point():
@@ -136,3 +137,12 @@ def test_median_tiling():
     assert median_tiling([[(1, 1)] * 5, [(1, 1)] * 6, [(1, 1)] * 5]) == 0
     assert median_tiling([[], [(1, 1)] * 3, [(1, 1)] * 9]) == 1
     assert median_tiling([[(1, 1)]]) == 0
+
+
+def test_points_in_boxes_pairs_them_off_one_to_one():
+    a, b = (0, 0, 10, 10), (5, 0, 20, 10)  # overlapping: (7, 5) is in both, (2, 5) only in a
+    assert points_in_boxes([(7, 5), (2, 5)], [a, b])  # greedy would give (7, 5) box a and fail
+    assert not points_in_boxes([(7, 5), (8, 5)], [a, (30, 30, 40, 40)])
+    assert not points_in_boxes([(2, 5), (3, 5)], [a, b])  # both only in a
+    assert not points_in_boxes([(2, 5)], [a, b]) and not points_in_boxes([(2, 5), (7, 5)], [a])
+    assert points_in_boxes([], [])

@@ -44,7 +44,8 @@ import re
 from typing import Optional, Sequence
 
 __all__ = ["format_points", "parse_points", "parse_percent", "format_count", "parse_count",
-           "NONE_TEXT", "TILINGS", "crop_boxes", "merge_crop_points", "median_tiling"]
+           "NONE_TEXT", "TILINGS", "crop_boxes", "merge_crop_points", "median_tiling",
+           "points_in_boxes"]
 
 NONE_TEXT = "There are none."
 
@@ -196,3 +197,19 @@ def median_tiling(candidates: Sequence[Sequence[tuple[float, float]]]) -> int:
     for an even number of sets)."""
     counts = [len(c) for c in candidates]
     return counts.index(sorted(counts)[len(counts) // 2])
+
+
+def points_in_boxes(points: Sequence[tuple[float, float]], boxes: Sequence[Sequence[float]]) -> bool:
+    """Do the points and the boxes pair off one to one, each point inside its box? (A count by
+    pointing that a detector's boxes confirm.)"""
+    if len(points) != len(boxes):
+        return False
+    if not points:
+        return True
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+    p, b = np.asarray(points, float)[:, None], np.asarray(boxes, float)[None]  # (P, 1, 2), (1, B, 4)
+    outside = ((p[..., 0] < b[..., 0]) | (p[..., 0] > b[..., 2]) |
+               (p[..., 1] < b[..., 1]) | (p[..., 1] > b[..., 3]))  # (P, B)
+    rows, cols = linear_sum_assignment(outside)
+    return not outside[rows, cols].any()

@@ -252,11 +252,26 @@ class ImageCache:
         h.update(image.tobytes())
         return h.hexdigest()
 
-    def get(self, image: Image, key: str, compute: Callable[[], Any]) -> Any:
+    def _slot(self, image: Image, key: str) -> tuple[str, str]:
         seen = self._digests.get(id(image))
         if seen is None or seen[0] is not image:
             seen = self._digests[id(image)] = (image, self.digest(image))
-        slot = (seen[1], key)
+        return seen[1], key
+
+    def get(self, image: Image, key: str, compute: Callable[[], Any]) -> Any:
+        slot = self._slot(image, key)
         if slot not in self._store:
             self._store[slot] = compute()
         return self._store[slot]
+
+    def get_batch(self, images: list, key: str, compute: Callable[[list], list]) -> list:
+        """Each image's value under `key`; the images not cached yet go to `compute` (images ->
+        one value each) in one call, each distinct image once."""
+        slots = [self._slot(im, key) for im in images]
+        todo: dict[tuple[str, str], Image] = {}
+        for slot, im in zip(slots, images):
+            if slot not in self._store:
+                todo.setdefault(slot, im)
+        if todo:
+            self._store.update(zip(todo, compute(list(todo.values()))))
+        return [self._store[slot] for slot in slots]

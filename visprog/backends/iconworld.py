@@ -43,6 +43,7 @@ from ..values import Obj, Objects, crop_image
 
 BACKEND = "iconworld"
 CANDIDATES_KEY = "iconworld.detector.candidates"
+TOWER_KEY = "iconworld.detector.tower"
 LIST_THRESHOLD = 0.6    # MiniLM cosine a query needs to a KNOWLEDGE key
 
 
@@ -73,23 +74,23 @@ def _clip():
     return load("clip")
 
 
-class _Slot:
-    value = None
+def tower_maps(images, ctx) -> list:
+    """The detector's image tower on each image (C, G, G), cached: the VQA model's tower is
+    the same network (see `visprog.backends.vqa.features`), so Loc and Vqa share the pass."""
+    return _cache(ctx).get_batch(images, TOWER_KEY, lambda ims: list(_detector().image_maps(ims)))
 
 
 def candidates(images, ctx) -> list[dict]:
     """Detector candidates for each image, cached per image; uncached images go in one batch."""
-    slots = [ctx.cache.get(im, CANDIDATES_KEY, _Slot) for im in images]
-    todo, seen = [], set()
-    for slot, im in zip(slots, images):
-        if slot.value is None and id(slot) not in seen:
-            seen.add(id(slot))
-            todo.append((slot, im))
-    if todo:
-        results = _detector().candidates([im.convert("RGB") for _, im in todo])
-        for (slot, _), r in zip(todo, results):
-            slot.value = r
-    return [s.value for s in slots]
+    import torch
+    return _cache(ctx).get_batch(images, CANDIDATES_KEY, lambda ims: _detector().candidates(
+        ims, torch.stack(tower_maps(ims, ctx))))
+
+
+def _cache(ctx):
+    """ctx's per-run image cache; a throwaway one without a ctx (crops that are asked once)."""
+    from ..registry import ImageCache
+    return ctx.cache if ctx is not None else ImageCache()
 
 
 # ----------------------------------------------------------------------------- what a query denotes

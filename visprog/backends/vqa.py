@@ -9,11 +9,12 @@
   rationale says so. Likewise 'Is the cat left of the tree?' is answered from the points the
   model gives the cat and the tree (RELATIONS_BY_POINTING).
 - Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
-  Asked on overlapping crops, as Molmo does (`pointing.TILINGS`: 8 crops in two tilings, and
-  9 more in a third where those disagree; the tiling with the median count wins), when the
-  things asked for are small (`zoomable`: the in-repo detector's Loc finds them, none over
-  CROP_MAX_OBJECT of the image side); else, and for images under MIN_TILED_SIDE pixels, on
-  the whole image.
+  Asked on the whole image. When the things asked for are small (`zoomable`: the in-repo
+  detector's Loc finds them, none over CROP_MAX_OBJECT of the image side, in an image of at
+  least MIN_TILED_SIDE pixels), the detector's boxes check the points: unless they pair off
+  one to one, each point in its box, the question is asked again on overlapping crops, as
+  Molmo does (`pointing.TILINGS`: 8 crops in two tilings, and 9 more in a third where those
+  disagree; the tiling with the median count wins).
 - Vqa 'pretrained': `LlavaForConditionalGeneration` + `AutoProcessor` from a local folder
   (VISPROG_LLAVA=dir, a `save_pretrained` folder), on CUDA when present.
 - Point 'pretrained': `Molmo2ForConditionalGeneration` + `AutoProcessor` from a local folder
@@ -24,7 +25,8 @@
 Importing this module imports neither torch nor transformers; models load on first use,
 once per process. The images of a batch go through the model together; image features
 are cached per image in `ctx.cache`, so Vqa and Point on one image run the tower once (the
-crops Point asks about small things are not cached).
+crops are not cached). The model's frozen tower is the detector's, so that pass also serves
+Loc and the check of the points (`shares_tower`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import ToolUnavailable
-from ..pointing import TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points
+from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
+                        points_in_boxes)
 from ..registry import ToolContext
 from ..tools import registry
 from ..values import Points
@@ -58,7 +61,8 @@ RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points
 # larger things, and smaller images, are pointed at whole. 0.2 was chosen on held-out scenes
 # (300 cluttered counting scenes, 24-48 px objects; 208 NLVR count questions, 28-72 px):
 # counts exact 98.3% and 90.4%; crops for all, 98.3% and 62.5%; the whole image, 83% and 90.4%.
-# Crops cost ~5x the time of one pass (~125 ms a count on one core); 0 turns them off.
+# A count on crops costs ~4x one on the whole image (~140 ms on one core), so crops are asked
+# only where the detector's boxes disagree with the whole image's points; 0 turns them off.
 CROP_MAX_OBJECT = 0.2
 MIN_TILED_SIDE = 128
 
@@ -163,8 +167,21 @@ def model():
         return _models["llava"]
 
 
-class _Slot:
-    value = None
+def shares_tower() -> bool:
+    """Is the VQA model's frozen tower the detector's (same weights, same input size)? Then an
+    image's tower pass serves Loc, the count gate and Vqa alike (`iconworld.tower_maps`)."""
+    m = model()
+    with _lock:
+        if "_visprog_shares_tower" not in m.__dict__:  # per loaded model
+            from . import iconworld
+            shared = False
+            if iconworld._missing() is None:
+                det = iconworld._detector()
+                mine, theirs = m.tower.state_dict(), det.tower.state_dict()
+                shared = (m.config.image_size == det.config.image_size and mine.keys() == theirs.keys()
+                          and all(mine[k].equal(theirs[k]) for k in mine))
+            m.__dict__["_visprog_shares_tower"] = shared
+        return m.__dict__["_visprog_shares_tower"]
 
 
 def features(images, ctx):
@@ -172,19 +189,20 @@ def features(images, ctx):
     (cached per image in ctx.cache, the rest computed in one batch) and, per image, its row.
     Questions about one image then share its tokens in the model (`LLaVA.generate`)."""
     import torch
+    from . import iconworld
+    from ..models.llava import merge_tokens
     m = model()
-    slots = [ctx.cache.get(im, FEATURES_KEY, _Slot) if ctx is not None else _Slot() for im in images]
-    first: dict[int, int] = {}  # slot -> index of the first image using it (its row, in order)
-    for i, s in enumerate(slots):
-        first.setdefault(id(s), i)
-    todo = [i for i in first.values() if slots[i].value is None]
-    if todo:
+
+    def compute(ims):
+        if shares_tower():
+            return list(merge_tokens(torch.stack(iconworld.tower_maps(ims, ctx)), m.config.merge))
         with torch.no_grad():
-            feats = m.image_features([images[i] for i in todo], bf16=True)
-        for k, i in enumerate(todo):
-            slots[i].value = feats[k]
-    row = {key: r for r, key in enumerate(first)}
-    return torch.stack([slots[i].value for i in first.values()]), [row[id(s)] for s in slots]
+            return list(m.image_features(ims, bf16=True))
+    feats = iconworld._cache(ctx).get_batch(images, FEATURES_KEY, compute)
+    rows: dict[int, int] = {}  # one row per distinct image, in order
+    for f in feats:
+        rows.setdefault(id(f), len(rows))
+    return torch.stack(list({id(f): f for f in feats}.values())), [rows[id(f)] for f in feats]
 
 
 def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
@@ -242,42 +260,55 @@ def point(calls: list[dict], ctx) -> list[Points]:
     return out
 
 
-def zoomable(asks: list[tuple[object, str]], ctx) -> list[bool]:
-    """For each (image, phrase): are the things small enough to point at on crops? The in-repo
-    detector (Loc's iconworld backend) must find some, none over CROP_MAX_OBJECT of the side."""
+def zoomable(asks: list[tuple[object, str]], ctx) -> list[Optional[list]]:
+    """For each (image, phrase): the boxes of the things, when they are small enough to point
+    at on crops, else None. The in-repo detector (Loc's iconworld backend) must find some,
+    none over CROP_MAX_OBJECT of the side, in an image at least MIN_TILED_SIDE pixels."""
     from . import iconworld
     if CROP_MAX_OBJECT <= 0 or iconworld._missing() is not None:
-        return [False] * len(asks)
+        return [None] * len(asks)
     found = iconworld.loc([{"image": im, "object": phrase} for im, phrase in asks],
                           ToolContext(ctx.cache))  # its notes are not this step's
-    return [min(im.size) >= MIN_TILED_SIDE and len(objs) > 0 and
-            all(max(o.box[2] - o.box[0], o.box[3] - o.box[1]) <= CROP_MAX_OBJECT * min(im.size)
-                for o in objs)
-            for (im, _), objs in zip(asks, found)]
+    out = []
+    for (im, _), objs in zip(asks, found):
+        boxes = [o.box for o in objs]
+        small = all(max(x1 - x0, y1 - y0) <= CROP_MAX_OBJECT * min(im.size) for x0, y0, x1, y1 in boxes)
+        out.append(boxes if boxes and small and min(im.size) >= MIN_TILED_SIDE else None)
+    return out
+
+
+WHOLE = (1, 1.0)  # the tiling that is the whole image
 
 
 def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
-    """Molmo-style pointing on overlapping crops (see visprog/pointing.py) where `zoomable`,
-    else on the whole image: for each (image, plural phrase), 'Point to the <phrase>.' on every
-    crop, all asks' crops in one batch. The third tiling is asked only where the first two
-    disagree: where they agree, it cannot move the median. Returns (points in pixels of the
-    image, how they were found) per ask."""
-    sets: list[list] = [[] for _ in asks]  # per ask: its tilings' point sets, in TILINGS order
-    zoom = zoomable(asks, ctx)
-    _point_tilings(asks, sets, [(a, t) for a, z in enumerate(zoom)
-                                for t in (TILINGS[:2] if z else ((1, 1.0),))], ctx)
-    _point_tilings(asks, sets, [(a, t) for a, z in enumerate(zoom) for t in TILINGS[2:]
-                                if z and len(sets[a][0]) != len(sets[a][1])], ctx)
+    """Molmo-style pointing, on overlapping crops where the whole image may miss things (see
+    visprog/pointing.py): for each (image, plural phrase), 'Point to the <phrase>.' on the
+    whole image. Where the things are small (`zoomable`) and the detector's boxes do not pair
+    off with those points one to one, the same on the crops of two tilings, and of the third
+    where those two disagree (where they agree, it cannot move the median). Each round's
+    crops go in one batch. Returns (points in pixels of the image, how they were found) per
+    ask."""
+    sets: list[list] = [[] for _ in asks]  # per ask: whole image, then its tilings' point sets
+    boxes = zoomable(asks, ctx)
+    _point_tilings(asks, sets, [(a, WHOLE) for a in range(len(asks))], ctx)
+    crop = [b is not None and not points_in_boxes(s[0], b) for s, b in zip(sets, boxes)]
+    _point_tilings(asks, sets, [(a, t) for a in range(len(asks)) if crop[a] for t in TILINGS[:2]], ctx)
+    _point_tilings(asks, sets, [(a, TILINGS[2]) for a in range(len(asks))
+                                if crop[a] and len(sets[a][1]) != len(sets[a][2])], ctx)
     out = []
-    for s in sets:
-        best = s[median_tiling(s)]
-        if len(s) == 1:
-            how = "on the whole image (crops are for small things the detector finds)"
+    for s, b in zip(sets, boxes):
+        if b is None:
+            out.append((s[0], "on the whole image (crops are for small things the detector finds)"))
+        elif len(s) == 1:
+            out.append((s[0], f"on the whole image, one in each of the {len(b)} boxes the detector "
+                              f"found (so no crops)"))
         else:
-            n_crops = sum(n * n for n, _ in TILINGS[:len(s)])
-            how = (f"on {n_crops} overlapping crops in {len(s)} tilings, which found "
-                   f"{', '.join(str(len(p)) for p in s)}: the median tiling's points")
-        out.append((best, how))
+            tilings = s[1:]
+            n_crops = sum(n * n for n, _ in TILINGS[:len(tilings)])
+            out.append((tilings[median_tiling(tilings)],
+                        f"on {n_crops} overlapping crops in {len(tilings)} tilings, which found "
+                        f"{', '.join(str(len(p)) for p in tilings)}: the median tiling's points "
+                        f"(the whole image gave {len(s[0])}, the detector {len(b)})"))
     return out
 
 

@@ -38,7 +38,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .clip import CLIP, CLIPConfig, CLASSIFY_TEMPLATES, TextHead, Tower, article, config_from, read, save, to_pixels
+from .clip import (CLIP, CLIPConfig, CLASSIFY_TEMPLATES, TextHead, Tower, article, config_from, read, save,
+                   to_pixels, tower_maps)
 
 
 @dataclass
@@ -83,7 +84,11 @@ class Detector(nn.Module):
         self._text_cache: dict[str, torch.Tensor] = {}
 
     def forward(self, pixels):
-        f = self.trunk(self.tower(pixels))            # (B, h, G, G)
+        return self.heads(self.tower(pixels))
+
+    def heads(self, fmap):
+        """The tower's patch tokens (B, C, G, G) -> heat logits, log box distances, embeddings."""
+        f = self.trunk(fmap)                           # (B, h, G, G)
         heat = self.heat(f)[:, 0]                      # (B, G, G) logits
         box = self.box(f)                              # (B, 4, G, G) log(distance / stride)
         emb = F.normalize(self.embed(f), dim=1)        # (B, D, G, G)
@@ -93,13 +98,18 @@ class Detector(nn.Module):
         return self.class_scale.exp() * emb @ queries.T + self.class_bias
 
     # ------------------------------------------------------------------ inference API
+    def image_maps(self, images) -> torch.Tensor:
+        """PIL images -> the tower's patch tokens (B, C, G, G), under bf16 autocast on a CPU
+        (`clip.tower_maps`)."""
+        return tower_maps(self.tower, images, self.config.image_size, bf16=True)
+
     @torch.no_grad()
-    def candidates(self, images) -> list[dict]:
-        """Class-agnostic objects per image: boxes (K, 4) px, objectness (K,), embeddings (K, D)."""
+    def candidates(self, images, fmaps: Optional[torch.Tensor] = None) -> list[dict]:
+        """Class-agnostic objects per image: boxes (K, 4) px, objectness (K,), embeddings (K, D).
+        fmaps: the images' `image_maps`, when already computed."""
         self.eval()
         sizes = [im.size for im in images]
-        pixels = to_pixels(images, self.config.image_size)          # (B, 3, S, S)
-        heat, box, emb = self(pixels)
+        heat, box, emb = self.heads(self.image_maps(images) if fmaps is None else fmaps)
         prob = heat.sigmoid()                                       # (B, G, G)
         peak = prob == F.max_pool2d(prob[:, None], 3, 1, 1)[:, 0]   # (B, G, G)
         G, s = prob.shape[-1], self.config.stride

@@ -253,14 +253,10 @@ class LLaVA(nn.Module):
     @torch.no_grad()
     def image_features(self, images, bf16: bool = False) -> torch.Tensor:
         """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> merged patch tokens (B, N, C*m*m).
-        bf16=True runs the tower under bf16 autocast on a CPU (2x faster; answering uses it,
-        training caches float32 features)."""
-        from .clip import to_pixels
-        cfg = self.config
-        pixels = images if torch.is_tensor(images) else to_pixels(images, cfg.image_size)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and pixels.device.type == "cpu"):
-            fmap = self.tower(pixels)                                # (B, C, G, G)
-        return merge_tokens(fmap.float(), cfg.merge)                  # (B, N, C*m*m)
+        bf16: see `clip.tower_maps` (answering uses it; training caches float32 features)."""
+        from .clip import tower_maps
+        fmap = tower_maps(self.tower, images, self.config.image_size, bf16)  # (B, C, G, G)
+        return merge_tokens(fmap, self.config.merge)                  # (B, N, C*m*m)
 
     def parameters_lm(self):
         return [p for n, p in self.named_parameters() if not n.startswith("projector")]
