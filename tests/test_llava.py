@@ -267,7 +267,7 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     asked.clear()
     ctx = ToolContext(ImageCache())
     (points,) = backend.point([{"image": im, "object": "square"}], ctx)
-    assert asked == [1, 8] and len(points) == len(centres)  # two tilings agree: no third
+    assert asked == [1, 4, 4] and len(points) == len(centres)  # two tilings agree: no third
     assert sorted(min(range(len(centres)), key=lambda i: abs(centres[i][0] - x) + abs(centres[i][1] - y))
                   for x, y in points) == list(range(len(centres)))
     assert all(min(abs(cx - x) + abs(cy - y) for cx, cy in centres) < 3 for x, y in points)
@@ -289,7 +289,22 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     asked.clear()
     ctx = ToolContext(ImageCache())
     assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
-    assert asked == [1, 8, 9] and "17 overlapping crops in 3 tilings, which found 6, 7, 7" in ctx.notes[0][0]
+    assert asked == [1, 4, 4, 9] and "17 overlapping crops in 3 tilings, which found 6, 7, 7" in ctx.notes[0][0]
+    # the whole image misses a square; the first tiling's points fill the detector's boxes: no more crops
+    def whole_slips(crops, prompts, ctx=None):
+        out = honest(crops, prompts, ctx)
+        if crops and crops[0].width == 256:
+            out[0] = (format_points([(128, 128)], 256, 256, "square"), [])
+        return out
+
+    monkeypatch.setattr(backend, "ask", whole_slips)
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes] * len(asks))
+    asked.clear()
+    ctx = ToolContext(ImageCache())
+    assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
+    assert asked == [1, 4] and ctx.notes[0][0].endswith(
+        "on 4 overlapping crops in 1 tiling, which found 7: the last put one in each of the 7 boxes "
+        "the detector found (the whole image gave 1)")
     monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [None] * len(asks))
     backend.point([{"image": im, "object": "square"}], ToolContext(ImageCache()))
     assert asked[-1] == 1

@@ -13,8 +13,9 @@
   detector's Loc finds them, none over CROP_MAX_OBJECT of the image side, in an image of at
   least MIN_TILED_SIDE pixels), the detector's boxes check the points: unless they pair off
   one to one, each point in its box, the question is asked again on overlapping crops, as
-  Molmo does (`pointing.TILINGS`: 8 crops in two tilings, and 9 more in a third where those
-  disagree; the tiling with the median count wins).
+  Molmo does, one tiling at a time (`pointing.TILINGS`: 4 crops, 4 more, and 9 more where
+  the first two disagree) until the boxes confirm a tiling's points; else the tiling with
+  the median count wins.
 - Vqa 'pretrained': `LlavaForConditionalGeneration` + `AutoProcessor` from a local folder
   (VISPROG_LLAVA=dir, a `save_pretrained` folder), on CUDA when present.
 - Point 'pretrained': `Molmo2ForConditionalGeneration` + `AutoProcessor` from a local folder
@@ -283,32 +284,40 @@ WHOLE = (1, 1.0)  # the tiling that is the whole image
 def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
     """Molmo-style pointing, on overlapping crops where the whole image may miss things (see
     visprog/pointing.py): for each (image, plural phrase), 'Point to the <phrase>.' on the
-    whole image. Where the things are small (`zoomable`) and the detector's boxes do not pair
-    off with those points one to one, the same on the crops of two tilings, and of the third
-    where those two disagree (where they agree, it cannot move the median). Each round's
-    crops go in one batch. Returns (points in pixels of the image, how they were found) per
-    ask."""
-    sets: list[list] = [[] for _ in asks]  # per ask: whole image, then its tilings' point sets
+    whole image, then, while the detector's boxes do not pair off one to one with the points
+    (each point in its box) and the things are small (`zoomable`), on the crops of each
+    tiling in turn; the third tiling only where the first two disagree (where they agree, it
+    cannot move the median). Points the boxes confirm stand; else the tiling with the median
+    count wins. Each round's crops go in one batch. Returns (points in pixels of the image, how
+    they were found) per ask."""
+    sets: list[list] = [[] for _ in asks]  # per ask: whole image's points, then each tiling's
     boxes = zoomable(asks, ctx)
-    _point_tilings(asks, sets, [(a, WHOLE) for a in range(len(asks))], ctx)
-    crop = [b is not None and not points_in_boxes(s[0], b) for s, b in zip(sets, boxes)]
-    _point_tilings(asks, sets, [(a, t) for a in range(len(asks)) if crop[a] for t in TILINGS[:2]], ctx)
-    _point_tilings(asks, sets, [(a, TILINGS[2]) for a in range(len(asks))
-                                if crop[a] and len(sets[a][1]) != len(sets[a][2])], ctx)
+    confirmed: list[Optional[int]] = [None] * len(asks)  # the round whose points the boxes confirm
+    for r, tiling in enumerate((WHOLE,) + TILINGS):
+        todo = [a for a in range(len(asks)) if confirmed[a] is None and (r == 0 or boxes[a] is not None)
+                and (r < 3 or len(sets[a][1]) != len(sets[a][2]))]
+        _point_tilings(asks, sets, [(a, tiling) for a in todo], ctx)
+        for a in todo:
+            if boxes[a] is None or points_in_boxes(sets[a][r], boxes[a]):
+                confirmed[a] = r
     out = []
-    for s, b in zip(sets, boxes):
+    for s, b, r in zip(sets, boxes, confirmed):
+        tilings = s[1:]
+        n_crops = sum(n * n for n, _ in TILINGS[:len(tilings)])
+        found = (f"on {n_crops} overlapping crops in {len(tilings)} tiling{'s' * (len(tilings) != 1)}, "
+                 f"which found {', '.join(str(len(p)) for p in tilings)}")
         if b is None:
             out.append((s[0], "on the whole image (crops are for small things the detector finds)"))
-        elif len(s) == 1:
+        elif r == 0:
             out.append((s[0], f"on the whole image, one in each of the {len(b)} boxes the detector "
                               f"found (so no crops)"))
+        elif r is not None:
+            out.append((s[r], f"{found}: the last put one in each of the {len(b)} boxes the detector "
+                              f"found (the whole image gave {len(s[0])})"))
         else:
-            tilings = s[1:]
-            n_crops = sum(n * n for n, _ in TILINGS[:len(tilings)])
             out.append((tilings[median_tiling(tilings)],
-                        f"on {n_crops} overlapping crops in {len(tilings)} tilings, which found "
-                        f"{', '.join(str(len(p)) for p in tilings)}: the median tiling's points "
-                        f"(the whole image gave {len(s[0])}, the detector {len(b)})"))
+                        f"{found}: the median tiling's points (the whole image gave {len(s[0])}, "
+                        f"the detector {len(b)})"))
     return out
 
 
