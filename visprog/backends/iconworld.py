@@ -4,9 +4,10 @@ Loc, FaceDet, Classify, Select and List. They are the default backends of these 
     import visprog.backends.iconworld      # registers backend 'iconworld'
 
 Importing this module is cheap: torch and the models load on the first call.
-Per-image features are cached in `ctx.cache` (detector candidates, CLIP names of
-their crops), so Loc, FaceDet and later steps on the same image run each model once;
-the images of a batch go through the detector together.
+Per-image features are cached in `ctx.cache` (the detector's tower maps, which the
+VQA model shares, its candidates, CLIP names of their crops), so Loc, FaceDet, Vqa and
+later steps on the same image run each model once; the images of a batch go through
+the detector together.
 
 What a query denotes is read from CLIP (`denotation`): every catalogue name has an
 image prototype (the mean embedding of its crops, stored with the CLIP weights); the

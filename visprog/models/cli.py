@@ -28,7 +28,7 @@ def cmd_train_clip(args) -> int:
     argv = ["--seed", str(args.seed), "--minutes", str(args.minutes), "--threads", str(args.threads),
             "--image-size", str(args.image_size), "--lr", str(args.lr), "--steps", str(args.steps),
             "--pair-scenes", str(args.pair_scenes), "--geometry-weight", str(args.geometry_weight),
-            "--hard-negative-weight", str(args.hard_negative_weight)]
+            "--hard-negative-weight", str(args.hard_negative_weight), "--anchor-weight", str(args.anchor_weight)]
     argv += ["--out", args.out] if args.out else []
     argv += ["--init", args.init] if args.init else []
     clip.main(argv)
@@ -54,6 +54,8 @@ def add_train_commands(models) -> None:
     c.add_argument("--pair-scenes", type=int, default=40)
     c.add_argument("--geometry-weight", type=float, default=1.0)
     c.add_argument("--hard-negative-weight", type=float, default=1.0)
+    c.add_argument("--anchor-weight", type=float, default=0.0,
+                   help="with --init: keep its embeddings of catalogue names and supercategories, and of crops")
     c.set_defaults(func=cmd_train_clip)
     d = models.add_parser("detector", help="the open-vocabulary detector (visprog/models/detector.py)")
     _common(d, 40.0)

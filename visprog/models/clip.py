@@ -32,6 +32,7 @@ Catalogue synonyms never appear in training captions.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -66,6 +67,7 @@ class CLIPConfig:
     geometry_phrases: int = 96      # phrases per step for the text-geometry loss (0: off)
     geometry_weight: float = 1.0
     hard_negative_weight: float = 1.0
+    anchor_weight: float = 0.0      # with init: keep its embeddings of catalogue words and of crops
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup: int = 100
@@ -515,7 +517,8 @@ def hard_negative_loss(img: torch.Tensor, txt: torch.Tensor, pairs: list[tuple[i
 
 
 def make_batch(rng: random.Random, cfg: CLIPConfig):
-    """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true, neg)."""
+    """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true, neg),
+    and how many of the images (the first) are object crops; the rest are scenes."""
     crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size)
     captions = [object_caption(rng, objs[0][0], objs[0][1]) for objs in crop_objs]
     scenes, scene_objs, scene_caps = pair_batch(rng, cfg.pair_scenes, cfg.image_size)
@@ -530,7 +533,7 @@ def make_batch(rng: random.Random, cfg: CLIPConfig):
              for j, caps in enumerate(scene_caps)
              if len(caps) == 2 and truth[len(crops) + j, index[caps[0][0]]]
              and not truth[len(crops) + j, index[caps[1][0]]]]
-    return to_pixels(images, cfg.image_size), texts, truth, pairs
+    return to_pixels(images, cfg.image_size), texts, truth, pairs, len(crops)
 
 
 def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
@@ -553,6 +556,14 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
                              {"params": rest, "weight_decay": 0.0}], lr=config.lr)
     text = minilm()
     pool = geometry_pool() + catalog_phrases() if config.geometry_phrases and config.geometry_weight else []
+    # The tools read what a word denotes from how near its text is to crops of each name
+    # ('person' -> every character): hard negatives alone move both (visprog/weights/clip.md,
+    # round 3), so the init's embeddings of catalogue words and of crops are kept.
+    anchors = [t.format(article(w)) for w in catalog_phrases() for t in CLASSIFY_TEMPLATES]
+    teacher = None
+    if init and config.anchor_weight:
+        teacher = copy.deepcopy(model).eval().requires_grad_(False)
+        anchor_text = teacher.text_features(*text.tokens(anchors))  # (A, D)
     start = time.time()
     budget = config.minutes * 60
     step = 0
@@ -561,7 +572,7 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
         lr = config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         for g in opt.param_groups:
             g["lr"] = lr
-        pixels, texts, truth, pairs = make_batch(rng, config)  # (B, 3, S, S), T strings, (B, T)
+        pixels, texts, truth, pairs, n_crops = make_batch(rng, config)  # (B, 3, S, S), T strings, (B, T)
         hidden, mask = text.tokens(texts)                  # (T, L, 384), (T, L)
         model.train()
         img = model.image_features(pixels)                 # (B, D)
@@ -574,7 +585,12 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
             phrases = list(dict.fromkeys(rng.choice(TEMPLATES).format(article(w))
                                          for w in rng.sample(pool, config.geometry_phrases)))
             loss_geo = geometry_loss(model, phrases, *text.tokens(phrases))
-        loss = loss_clip + config.hard_negative_weight * loss_hn + config.geometry_weight * loss_geo
+        loss_anchor = torch.zeros(())
+        if teacher is not None:
+            loss_anchor = ((1 - (model.text_features(*text.tokens(anchors)) * anchor_text).sum(-1)).mean() +
+                           (1 - (img[:n_crops] * teacher.image_features(pixels[:n_crops])).sum(-1)).mean())
+        loss = (loss_clip + config.hard_negative_weight * loss_hn + config.geometry_weight * loss_geo
+                + config.anchor_weight * loss_anchor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -583,7 +599,7 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
             model.logit_scale.clamp_(max=math.log(100))
         if step % 25 == 0:
             log(f"step {step} loss {loss.item():.4f} clip {loss_clip.item():.4f} hn {loss_hn.item():.4f} "
-                f"geo {loss_geo.item():.4f} scale {scale.item():.1f} lr {lr:.2e} "
+                f"geo {loss_geo.item():.4f} anchor {loss_anchor.item():.4f} scale {scale.item():.1f} lr {lr:.2e} "
                 f"batch {pixels.shape[0]}x{len(texts)} t {time.time() - start:.0f}s")
         step += 1
     model.eval()
@@ -606,6 +622,8 @@ def main(argv=None):
     p.add_argument("--pair-scenes", type=int, default=CLIPConfig.pair_scenes)
     p.add_argument("--geometry-weight", type=float, default=CLIPConfig.geometry_weight)
     p.add_argument("--hard-negative-weight", type=float, default=CLIPConfig.hard_negative_weight)
+    p.add_argument("--anchor-weight", type=float, default=CLIPConfig.anchor_weight,
+                   help="with --init: keep its embeddings of catalogue names and supercategories, and of crops")
     p.add_argument("--steps", type=int, default=CLIPConfig.max_steps, help="stop after this many steps")
     p.add_argument("--init", default=None, help="continue training from these weights")
     p.add_argument("--lr", type=float, default=CLIPConfig.lr)
@@ -614,7 +632,8 @@ def main(argv=None):
     from . import weights_path
     config = CLIPConfig(minutes=args.minutes, lr=args.lr, image_size=args.image_size,
                         pair_scenes=args.pair_scenes, geometry_weight=args.geometry_weight,
-                        hard_negative_weight=args.hard_negative_weight, max_steps=args.steps)
+                        hard_negative_weight=args.hard_negative_weight, anchor_weight=args.anchor_weight,
+                        max_steps=args.steps)
     train(config, args.seed, args.out or weights_path("clip"),
           init=args.init)
 
