@@ -251,7 +251,8 @@ def vqa(calls: list[dict], ctx) -> list[str]:
 
 @registry.lookup("Point").backend(BACKEND, default=True, missing=_missing,
                                   description="the in-repo LLaVA-style model, Molmo-style pointing "
-                                              "(on overlapping crops for small things)")
+                                              "(on overlapping crops where the detector's boxes "
+                                              "do not confirm the points)")
 def point(calls: list[dict], ctx) -> list[Points]:
     found = point_on_crops([(c["image"], plural_phrase(str(c["object"]))) for c in calls], ctx)
     out = []
