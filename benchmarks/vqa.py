@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     row("latency, one Vqa answer (yes/no), 256x256, median", float(np.median(times)) * 1000, "<= 50 ms",
         fmt="{:.1f} ms")
     times = []
-    for im, p in list(zip(images, plurals))[:50]:  # counts differ in cost: 1 pass, or 9-18 crops
+    for im, p in list(zip(images, plurals))[:50]:  # counts differ in cost: the whole image, or 4-17 crops more
         t0 = time.perf_counter()
         backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}], ToolContext(ImageCache()))
         times.append(time.perf_counter() - t0)

@@ -275,3 +275,8 @@ class ImageCache:
         if todo:
             self._store.update(zip(todo, compute(list(todo.values()))))
         return [self._store[slot] for slot in slots]
+
+
+def image_cache(ctx: Optional[ToolContext]) -> ImageCache:
+    """ctx's per-run image cache; a throwaway one without a ctx (crops that are asked once)."""
+    return ctx.cache if ctx is not None else ImageCache()

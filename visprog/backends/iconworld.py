@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import ToolError
+from ..registry import image_cache
 from ..tools import registry
 from ..tools.vision import with_side_boxes
 from ..values import Obj, Objects, crop_image
@@ -78,20 +79,15 @@ def _clip():
 def tower_maps(images, ctx) -> list:
     """The detector's image tower on each image (C, G, G), cached: the VQA model's tower is
     the same network (see `visprog.backends.vqa.features`), so Loc and Vqa share the pass."""
-    return _cache(ctx).get_batch(images, TOWER_KEY, lambda ims: list(_detector().image_maps(ims)))
+    return image_cache(ctx).get_batch(images, TOWER_KEY, lambda ims: list(_detector().image_maps(ims)))
 
 
 def candidates(images, ctx) -> list[dict]:
     """Detector candidates for each image, cached per image; uncached images go in one batch."""
     import torch
-    return _cache(ctx).get_batch(images, CANDIDATES_KEY, lambda ims: _detector().candidates(
+    return image_cache(ctx).get_batch(images, CANDIDATES_KEY, lambda ims: _detector().candidates(
         ims, torch.stack(tower_maps(ims, ctx))))
 
-
-def _cache(ctx):
-    """ctx's per-run image cache; a throwaway one without a ctx (crops that are asked once)."""
-    from ..registry import ImageCache
-    return ctx.cache if ctx is not None else ImageCache()
 
 
 # ----------------------------------------------------------------------------- what a query denotes

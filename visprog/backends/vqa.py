@@ -43,7 +43,7 @@ from typing import Optional
 from ..errors import ToolUnavailable
 from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
                         points_in_boxes)
-from ..registry import ToolContext
+from ..registry import ToolContext, image_cache
 from ..tools import registry
 from ..values import Points
 from .device import best_device
@@ -62,7 +62,7 @@ RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points
 # larger things, and smaller images, are pointed at whole. 0.2 was chosen on held-out scenes
 # (300 cluttered counting scenes, 24-48 px objects; 208 NLVR count questions, 28-72 px):
 # counts exact 98.3% and 90.4%; crops for all, 98.3% and 62.5%; the whole image, 83% and 90.4%.
-# A count on crops costs ~4x one on the whole image (~140 ms on one core), so crops are asked
+# A count on crops costs ~3x one on the whole image (~120 ms on one core), so crops are asked
 # only where the detector's boxes disagree with the whole image's points; 0 turns them off.
 CROP_MAX_OBJECT = 0.2
 MIN_TILED_SIDE = 128
@@ -199,7 +199,7 @@ def features(images, ctx):
             return list(merge_tokens(torch.stack(iconworld.tower_maps(ims, ctx)), m.config.merge))
         with torch.no_grad():
             return list(m.image_features(ims, bf16=True))
-    feats = iconworld._cache(ctx).get_batch(images, FEATURES_KEY, compute)
+    feats = image_cache(ctx).get_batch(images, FEATURES_KEY, compute)
     rows: dict[int, int] = {}  # one row per distinct image, in order
     for f in feats:
         rows.setdefault(id(f), len(rows))
@@ -296,7 +296,7 @@ def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]
     confirmed: list[Optional[int]] = [None] * len(asks)  # the round whose points the boxes confirm
     for r, tiling in enumerate((WHOLE,) + TILINGS):
         todo = [a for a in range(len(asks)) if confirmed[a] is None and (r == 0 or boxes[a] is not None)
-                and (r < 3 or len(sets[a][1]) != len(sets[a][2]))]
+                and (tiling != TILINGS[2] or len(sets[a][1]) != len(sets[a][2]))]
         _point_tilings(asks, sets, [(a, tiling) for a in todo], ctx)
         for a in todo:
             if boxes[a] is None or points_in_boxes(sets[a][r], boxes[a]):

@@ -559,9 +559,9 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
     # The tools read what a word denotes from how near its text is to crops of each name
     # ('person' -> every character): hard negatives alone move both (visprog/weights/clip.md,
     # round 3), so the init's embeddings of catalogue words and of crops are kept.
-    anchors = [t.format(article(w)) for w in catalog_phrases() for t in CLASSIFY_TEMPLATES]
     teacher = None
     if init and config.anchor_weight:
+        anchors = [t.format(article(w)) for w in catalog_phrases() for t in CLASSIFY_TEMPLATES]
         teacher = copy.deepcopy(model).eval().requires_grad_(False)
         anchor_text = teacher.text_features(*text.tokens(anchors))  # (A, D)
     start = time.time()
