@@ -44,6 +44,27 @@ def test_multi_positive_loss_prefers_the_truth():
     assert C.multi_positive_loss(good, truth) < C.multi_positive_loss(-good, truth)
 
 
+def test_all_positives_loss_asks_for_every_true_caption():
+    """One true caption near the image satisfies `multi_positive_loss`; `all_positives_loss`
+    also wants the other ('a person' of a character, not just 'an astronaut')."""
+    truth = torch.tensor([[True, True, False]])
+    one_near = torch.tensor([[10.0, -10.0, -10.0]])
+    both_near = torch.tensor([[10.0, 10.0, -10.0]])
+    assert C.multi_positive_loss(one_near, truth) < 1e-3
+    assert C.all_positives_loss(one_near, truth) > 4
+    assert C.all_positives_loss(both_near, truth) < 1.0
+
+
+def test_train_flags_override_only_the_config_fields_given():
+    import argparse
+    from visprog.models.cli import clip_arguments, config_overrides
+    p = argparse.ArgumentParser()
+    clip_arguments(p)
+    args = p.parse_args(["--steps", "3", "--hard-negative-weight", "2", "--seed", "5"])
+    assert config_overrides(args, C.CLIPConfig) == {"max_steps": 3, "hard_negative_weight": 2.0}
+    assert C.CLIPConfig(**config_overrides(args, C.CLIPConfig)).lr == C.CLIPConfig.lr
+
+
 def test_train_a_few_steps_save_and_load(tmp_path):
     torch.set_num_threads(1)
     path = tmp_path / "clip.safetensors"

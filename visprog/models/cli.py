@@ -1,10 +1,13 @@
-"""`visprog train clip` and `visprog train detector` (added to `visprog train` by `visprog/cli.py`).
+"""`visprog train clip` and `visprog train detector` (added to `visprog train` by `visprog/cli.py`),
+and the same flags for `python -m visprog.models.clip` / `.detector`: one parser for both.
 
-    visprog train clip --seed 0 --minutes 25                 -> visprog/weights/clip.safetensors
-    visprog train detector --seed 0 --clip none --minutes 40 -> visprog/weights/detector.safetensors
+    visprog train clip --seed 0                              -> visprog/weights/clip.safetensors
+    visprog train detector --seed 0 --clip none              -> visprog/weights/detector.safetensors
 
 The exact commands that made the shipped weights are in visprog/weights/clip.md and
-detector.md.
+detector.md. A flag left out takes the default of the model's config dataclass
+(`CLIPConfig`, `DetectorConfig`), so the defaults live in one place; this module
+imports no torch, so `visprog --help` stays fast.
 
 Training uses one torch thread by default: on a small, shared CPU more threads were
 measured to be slower (they spin waiting for each other).
@@ -12,55 +15,68 @@ measured to be slower (they spin waiting for each other).
 
 from __future__ import annotations
 
+import argparse
 
-def _common(p, minutes: float) -> None:
+
+def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="weights file (default: visprog/weights/<model>.safetensors)")
-    p.add_argument("--minutes", type=float, default=minutes, help="wall-clock training budget")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", default=None, help="continue training from these weights")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--steps", type=int, default=100000, help="stop after this many steps")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--steps", dest="max_steps", type=int, help="stop after this many steps")
+
+
+def clip_arguments(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--pair-scenes", type=int, help="two-object scenes per step (relations, colour pairs, counts)")
+    p.add_argument("--geometry-weight", type=float)
+    p.add_argument("--hard-negative-weight", type=float)
+    p.add_argument("--all-positives-weight", type=float,
+                   help="weight of the loss that asks every true caption (e.g. 'a person' of a character) "
+                        "to be near its image")
+    p.add_argument("--anchor-weight", type=float,
+                   help="with --init: keep its embeddings of catalogue names and supercategories, and of crops")
+
+
+def detector_arguments(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--clip", default=None,
+                   help="CLIP weights whose tower and text head to start from (default: the bundled ones); "
+                        "'none': a fresh tower and a fixed projection of MiniLM (what the shipped detector used)")
+    p.add_argument("--name-ce-weight", type=float)
+
+
+def config_overrides(args: argparse.Namespace, config_cls) -> dict:
+    """The flags given on the command line that name a field of `config_cls`."""
+    import dataclasses
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    return {k: v for k, v in vars(args).items() if k in fields and v is not None}
 
 
 def cmd_train_clip(args) -> int:
     from . import clip
-    argv = ["--seed", str(args.seed), "--minutes", str(args.minutes), "--threads", str(args.threads),
-            "--image-size", str(args.image_size), "--lr", str(args.lr), "--steps", str(args.steps),
-            "--pair-scenes", str(args.pair_scenes), "--geometry-weight", str(args.geometry_weight),
-            "--hard-negative-weight", str(args.hard_negative_weight), "--anchor-weight", str(args.anchor_weight)]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--init", args.init] if args.init else []
-    clip.main(argv)
+    clip.run(args)
     return 0
 
 
 def cmd_train_detector(args) -> int:
     from . import detector
-    argv = ["--seed", str(args.seed), "--minutes", str(args.minutes), "--threads", str(args.threads),
-            "--lr", str(args.lr), "--steps", str(args.steps), "--name-ce-weight", str(args.name_ce_weight)]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--init", args.init] if args.init else []
-    argv += ["--clip", args.clip] if args.clip else []
-    detector.main(argv)
+    detector.run(args)
     return 0
 
 
 def add_train_commands(models) -> None:
     """`visprog train clip` and `visprog train detector`."""
-    c = models.add_parser("clip", help="the CLIP-style model (visprog/models/clip.py)")
-    _common(c, 25.0)
-    c.add_argument("--image-size", type=int, default=64)
-    c.add_argument("--pair-scenes", type=int, default=40)
-    c.add_argument("--geometry-weight", type=float, default=1.0)
-    c.add_argument("--hard-negative-weight", type=float, default=1.0)
-    c.add_argument("--anchor-weight", type=float, default=0.0,
-                   help="with --init: keep its embeddings of catalogue names and supercategories, and of crops")
+    c = models.add_parser("clip", help="the CLIP-style model (visprog/models/clip.py)",
+                          description="Train the icon-world CLIP. A flag left out takes CLIPConfig's "
+                                      "default (visprog/models/clip.py).")
+    clip_arguments(c)
     c.set_defaults(func=cmd_train_clip)
-    d = models.add_parser("detector", help="the open-vocabulary detector (visprog/models/detector.py)")
-    _common(d, 40.0)
-    d.add_argument("--clip", default=None,
-                   help="CLIP weights whose tower and text head to start from; 'none' for a fresh tower "
-                        "and a fixed projection of MiniLM (what the shipped detector used)")
-    d.add_argument("--name-ce-weight", type=float, default=1.0)
+    d = models.add_parser("detector", help="the open-vocabulary detector (visprog/models/detector.py)",
+                          description="Train the icon-world detector. A flag left out takes "
+                                      "DetectorConfig's default (visprog/models/detector.py).")
+    detector_arguments(d)
     d.set_defaults(func=cmd_train_detector)

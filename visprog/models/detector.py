@@ -21,7 +21,7 @@ and icon-world objects do not overlap much. Synonyms are never queries in traini
 Inference: peaks of the heatmap (3x3 max-pool), objectness >= `min_objectness`,
 boxes decoded, then per query p >= `min_prob`, then NMS (torchvision.ops.nms).
 
-    python -m visprog.models.detector --seed 0 --minutes 30
+    python -m visprog.models.detector --seed 0 --clip none   (or: visprog train detector ...)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class DetectorConfig:
     stride: int = 8
     head_width: int = 96
     # training
-    minutes: float = 30.0
+    minutes: float = 40.0
     max_steps: int = 100000
     batch: int = 12
     lr: float = 2e-3
@@ -337,34 +337,28 @@ def train(config: DetectorConfig, seed: int, out_path: Optional[str], clip: CLIP
     return model
 
 
-def main(argv=None):
-    import argparse
-    p = argparse.ArgumentParser(description="train the icon-world detector (needs the CLIP weights)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None)
-    p.add_argument("--clip", default=None,
-                   help="CLIP weights to start from (default: the bundled ones); 'none': a fresh tower "
-                        "and the untrained text head, i.e. a fixed orthogonal projection of MiniLM")
-    p.add_argument("--minutes", type=float, default=DetectorConfig.minutes)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--init", default=None, help="continue training from these weights")
-    p.add_argument("--lr", type=float, default=DetectorConfig.lr)
-    p.add_argument("--name-ce-weight", type=float, default=DetectorConfig.name_ce_weight)
-    p.add_argument("--steps", type=int, default=DetectorConfig.max_steps, help="stop after this many steps")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+def run(args) -> Detector:
+    """Train from parsed `visprog train detector` flags (visprog/models/cli.py)."""
     from . import clip as clip_module, weights_path
+    from .cli import config_overrides
+    torch.set_num_threads(args.threads)
     if args.clip == "none":
         torch.manual_seed(args.seed)
         clip = clip_module.CLIP(clip_module.CLIPConfig()).eval()
     else:
         clip = clip_module.load(args.clip or weights_path("clip"))
-    for p_ in clip.parameters():
-        p_.requires_grad_(False)
-    config = DetectorConfig(minutes=args.minutes, lr=args.lr, name_ce_weight=args.name_ce_weight,
-                            max_steps=args.steps)
-    train(config, args.seed,
-          args.out or weights_path("detector"), clip, init=args.init)
+    for p in clip.parameters():
+        p.requires_grad_(False)
+    config = DetectorConfig(**config_overrides(args, DetectorConfig))
+    return train(config, args.seed, args.out or weights_path("detector"), clip, init=args.init)
+
+
+def main(argv=None):
+    import argparse
+    from .cli import detector_arguments
+    p = argparse.ArgumentParser(description="Train the icon-world detector (flags left out: DetectorConfig's defaults).")
+    detector_arguments(p)
+    run(p.parse_args(argv))
 
 
 if __name__ == "__main__":
