@@ -86,25 +86,34 @@ class PrototypeClip:
 
     prototype_names = ["donut", "apple", "cake", "pizza", "carrot", "cup", "dog", "cat", "tree", "house"]
     name_prototypes = torch.eye(10)
-    own = [0.68, 0.67, 0.71, 0.61, 0.64, 0.67, 0.63, 0.63, 0.62, 0.71]  # prototype . own name text
-    queries = {"food": [0.68, 0.67, 0.67, 0.50, 0.48, 0.38, 0.36, 0.35, 0.34, 0.33],
-               "dog": [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.9, 0.5, 0.2, 0.2],
+    queries = {"food": [0.68, 0.67, 0.66, 0.66, 0.64, 0.45, 0.36, 0.35, 0.34, 0.33],
+               "dog": [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.9, 0.3, 0.2, 0.2],
                "sonnet": [0.3] * 10}
+
+    own = [0.7] * 10  # prototype . its own name's text
 
     def text(self, texts):
         names = {n: torch.eye(10)[i] * self.own[i] for i, n in enumerate(self.prototype_names)}
         return torch.stack([torch.tensor(self.queries[t]) if t in self.queries else names[t] for t in texts])
 
 
-def test_denotation_widens_group_words_but_not_names(monkeypatch):
+def test_denotation_cuts_at_the_largest_drop(monkeypatch):
     clip = PrototypeClip()
     monkeypatch.setattr(B, "_text_embeddings", lambda _, texts: clip.text(texts))
-    # the largest drop is after cake; pizza and carrot are described >= 70% as well as by their names
+    # a group word: its members, down to the drop before cup
     assert B.denotation(clip, "food") == {"donut", "apple", "cake", "pizza", "carrot"}
-    assert B.nearest_names(clip, "food") == {"donut", "apple", "cake"}  # its specificity in Classify
-    # 'dog' stands alone: cat's 0.5 is 79% of its own-name similarity, but one name is no group
     assert B.denotation(clip, "dog") == {"dog"}
-    assert B.denotation(clip, "sonnet") == frozenset()
+    assert B.denotation(clip, "sonnet") == frozenset()  # near no prototype
+
+
+def test_denotation_compares_names_on_their_own_scale(monkeypatch):
+    """A name whose crops sit far from any text (own caption 0.35) is as near a query at 0.3
+    as a name at 0.6 whose own caption is 0.7: shares, not raw similarities, are cut."""
+    clip = PrototypeClip()
+    clip.own = [0.7, 0.35] + [0.7] * 8
+    clip.queries = {"treat": [0.6, 0.3, 0.45, 0.42, 0.4, 0.38, 0.35, 0.3, 0.25, 0.2]}
+    monkeypatch.setattr(B, "_text_embeddings", lambda _, texts: clip.text(texts))
+    assert B.denotation(clip, "treat") == {"donut", "apple"}
 
 
 def test_list_matches_knowledge_by_meaning():

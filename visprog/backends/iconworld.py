@@ -94,7 +94,6 @@ def candidates(images, ctx) -> list[dict]:
 
 GAP_TOP = 30           # the gap rule looks at the 30 names nearest a query
 DENOTE_FLOOR = 0.35    # a query this far from every name's prototype denotes nothing
-GROUP_REACH = 0.7      # a group word's share of a name's own-caption similarity that makes it a member
 
 
 def _names(clip):
@@ -108,30 +107,33 @@ def _names(clip):
     return names, _text_embeddings(clip, names)
 
 
-def nearest_names(clip, query: str) -> frozenset:
-    """The catalogue names whose image prototypes (their crops' mean embeddings) are nearest
-    `query`'s text embedding, down to the largest drop in similarity among the nearest 30;
-    empty when no prototype is near. 'dog' -> {dog}; 'puppy' -> {dog} (never trained on)."""
+def denotation(clip, query: str) -> frozenset:
+    """The catalogue names `query` denotes, read from CLIP with no synonym or supercategory
+    table: the names nearest the query, down to the largest drop among the nearest 30;
+    empty when no name's prototype is near. 'dog' -> {dog}; 'puppy' -> {dog} (never trained
+    on); 'animal' -> every animal, 'person' -> the person and every character.
+
+    Nearness is the query's similarity to a name's image prototype (its crops' mean
+    embedding) as a share of the name's own caption's similarity to it, which puts names
+    whose crops sit nearer or farther from any text on one scale. CLIP is trained to put a
+    group word as near each member as the member's own name (`all_positives_loss`):
+    members' shares are 0.95-1.00, the nearest non-members' at most 0.77, so the drop falls
+    between them for all 25 supercategories. On unseen synonyms the share and the raw
+    similarity do alike (55 and 56 of 95 exact), but raw similarities trail off flatly
+    after a weakly held synonym ('puppy': dog 0.36, bird 0.35, sheep 0.33, ...), where the
+    shares still drop after dog (visprog/weights/clip.md)."""
     if getattr(clip, "name_prototypes", None) is None:
         return frozenset()
-    cache = clip.__dict__.setdefault("_visprog_nearest_names", {})
+    cache = clip.__dict__.setdefault("_visprog_denotation", {})
     if query not in cache:
         s = _similarities(clip, query)
         if float(s.max()) < DENOTE_FLOOR:
             cache[query] = frozenset()
         else:
-            v, order = s.sort(descending=True)
+            v, order = (s / _own_similarities(clip)).sort(descending=True)
             k = int((v[:-1] - v[1:])[:GAP_TOP].argmax()) + 1
             cache[query] = frozenset(clip.prototype_names[i] for i in order[:k].tolist())
     return cache[query]
-
-
-def denotation(clip, query: str) -> frozenset:
-    """The catalogue names `query` denotes, read from CLIP, with no catalogue synonym or
-    supercategory table: its `nearest_names` ('dog' -> {dog}, 'animal' -> the animals), and
-    when those are several, the query is a group word and `_group_members` widens them."""
-    core = nearest_names(clip, query)
-    return core | _group_members(clip, query) if len(core) > 1 else core
 
 
 def _similarities(clip, query: str):
@@ -139,20 +141,12 @@ def _similarities(clip, query: str):
     return (clip.name_prototypes @ _text_embeddings(clip, [query]).T)[:, 0]
 
 
-def _group_members(clip, query: str) -> frozenset:
-    """The names a group word describes at least GROUP_REACH as well as their own names do.
-    A group word's similarity to its members is graded ('food': donut 0.68, apple and cake
-    0.67, then pizza 0.50, banana 0.49, carrot 0.48, cup 0.38), so the largest drop alone
-    cuts members off; divided by each prototype's similarity to its own name's text
-    (0.56-0.75), pizza, banana and carrot score 0.75-0.83 and cup 0.57. Measured over the
-    11 supercategories with several nearest names: 8 members the drop cut off score
-    0.71-0.83, the best non-member of each 0.55-0.68 but 'mammal' -> snail (0.70); three
-    members stay out ('farm animal' -> duck 0.53, 'wild animal' -> giraffe 0.61, monkey
-    0.39): CLIP puts them no nearer the word than non-members (cow 0.67)."""
-    names = clip.prototype_names
-    own = (clip.name_prototypes * _text_embeddings(clip, names)).sum(-1)  # (N,)
-    share = _similarities(clip, query) / own
-    return frozenset(names[i] for i in (share >= GROUP_REACH).nonzero()[:, 0].tolist())
+def _own_similarities(clip):
+    """(N,): each name's image prototype against its own name's text embedding (cached)."""
+    if "_visprog_own" not in clip.__dict__:
+        own = (clip.name_prototypes * _text_embeddings(clip, clip.prototype_names)).sum(-1)
+        clip.__dict__["_visprog_own"] = own.clamp(min=1e-3)
+    return clip.__dict__["_visprog_own"]
 
 
 def split_color(query: str) -> tuple[Optional[str], str]:
@@ -312,8 +306,8 @@ def label_objects(clip, image, objects, categories: list[str]) -> list[Optional[
         fits = [j for j, c in enumerate(categories) if names[n] in denotation(clip, split_color(c)[1])]
         fits = [j for j in fits if split_color(categories[j])[0] is None] or fits
         # the most specific category wins ('fairy' over 'person'), then the CLIP score; a
-        # word's specificity is how many names sit nearest it, before a group word is widened
-        size = {j: len(nearest_names(clip, split_color(categories[j])[1])) for j in fits}
+        # word's specificity is how many names it denotes
+        size = {j: len(denotation(clip, split_color(categories[j])[1])) for j in fits}
         best_j = min(fits, key=lambda j: (size[j], -float(row[j]))) if fits else None
         out.append((categories[best_j], p) if fits else None)
     return out

@@ -1,7 +1,7 @@
 """`visprog train clip` and `visprog train detector` (added to `visprog train` by `visprog/cli.py`),
 and the same flags for `python -m visprog.models.clip` / `.detector`: one parser for both.
 
-    visprog train clip --seed 0                              -> visprog/weights/clip.safetensors
+    visprog train clip --seed 21                             -> visprog/weights/clip.safetensors
     visprog train detector --seed 0 --clip none              -> visprog/weights/detector.safetensors
 
 The exact commands that made the shipped weights are in visprog/weights/clip.md and
@@ -37,8 +37,6 @@ def clip_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-positives-weight", type=float,
                    help="weight of the loss that asks every true caption (e.g. 'a person' of a character) "
                         "to be near its image")
-    p.add_argument("--anchor-weight", type=float,
-                   help="with --init: keep its embeddings of catalogue names and supercategories, and of crops")
 
 
 def detector_arguments(p: argparse.ArgumentParser) -> None:

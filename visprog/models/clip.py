@@ -27,12 +27,11 @@ is computed against every image of the batch, and the symmetric contrastive loss
 is multi-positive (a caption like "an animal" is true of many crops).
 Catalogue synonyms never appear in training captions.
 
-    python -m visprog.models.clip --seed 0 --minutes 25   (or: visprog train clip ...)
+    python -m visprog.models.clip --seed 21   (or: visprog train clip --seed 21)
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
@@ -60,15 +59,14 @@ class CLIPConfig:
     text_head_width: int = 128
     max_tokens: int = 24
     # training
-    minutes: float = 25.0
+    minutes: float = 50.0
     max_steps: int = 100000
     crop_scenes: int = 20           # scenes rendered per step for crops (each gives 1-6 crops)
-    pair_scenes: int = 40           # two-object scenes per step for compositional captions
+    pair_scenes: int = 64           # two-object scenes per step for compositional captions
     geometry_phrases: int = 96      # phrases per step for the text-geometry loss (0: off)
     geometry_weight: float = 1.0
-    hard_negative_weight: float = 1.0
-    anchor_weight: float = 0.0      # with init: keep its embeddings of catalogue words and of crops
-    all_positives_weight: float = 0.0  # also ask every true caption of an image to be near it
+    hard_negative_weight: float = 2.0
+    all_positives_weight: float = 1.0  # also ask every true caption of an image to be near it
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup: int = 100
@@ -530,8 +528,7 @@ def hard_negative_loss(img: torch.Tensor, txt: torch.Tensor, pairs: list[tuple[i
 
 
 def make_batch(rng: random.Random, cfg: CLIPConfig):
-    """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true, neg),
-    and how many of the images (the first) are object crops; the rest are scenes."""
+    """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true, neg)."""
     crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size)
     captions = [object_caption(rng, objs[0][0], objs[0][1]) for objs in crop_objs]
     scenes, scene_objs, scene_caps = pair_batch(rng, cfg.pair_scenes, cfg.image_size)
@@ -546,7 +543,7 @@ def make_batch(rng: random.Random, cfg: CLIPConfig):
              for j, caps in enumerate(scene_caps)
              if len(caps) == 2 and truth[len(crops) + j, index[caps[0][0]]]
              and not truth[len(crops) + j, index[caps[1][0]]]]
-    return to_pixels(images, cfg.image_size), texts, truth, pairs, len(crops)
+    return to_pixels(images, cfg.image_size), texts, truth, pairs
 
 
 def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
@@ -569,14 +566,6 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
                              {"params": rest, "weight_decay": 0.0}], lr=config.lr)
     text = minilm()
     pool = geometry_pool() + catalog_phrases() if config.geometry_phrases and config.geometry_weight else []
-    # The tools read what a word denotes from how near its text is to crops of each name
-    # ('person' -> every character): hard negatives alone move both (visprog/weights/clip.md,
-    # round 3), so the init's embeddings of catalogue words and of crops are kept.
-    teacher = None
-    if init and config.anchor_weight:
-        anchors = [t.format(article(w)) for w in catalog_phrases() for t in CLASSIFY_TEMPLATES]
-        teacher = copy.deepcopy(model).eval().requires_grad_(False)
-        anchor_text = teacher.text_features(*text.tokens(anchors))  # (A, D)
     start = time.time()
     budget = config.minutes * 60
     step = 0
@@ -585,7 +574,7 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
         lr = config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         for g in opt.param_groups:
             g["lr"] = lr
-        pixels, texts, truth, pairs, n_crops = make_batch(rng, config)  # (B, 3, S, S), T strings, (B, T)
+        pixels, texts, truth, pairs = make_batch(rng, config)  # (B, 3, S, S), T strings, (B, T)
         hidden, mask = text.tokens(texts)                  # (T, L, 384), (T, L)
         model.train()
         img = model.image_features(pixels)                 # (B, D)
@@ -601,12 +590,7 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
             phrases = list(dict.fromkeys(rng.choice(TEMPLATES).format(article(w))
                                          for w in rng.sample(pool, config.geometry_phrases)))
             loss_geo = geometry_loss(model, phrases, *text.tokens(phrases))
-        loss_anchor = torch.zeros(())
-        if teacher is not None:
-            loss_anchor = ((1 - (model.text_features(*text.tokens(anchors)) * anchor_text).sum(-1)).mean() +
-                           (1 - (img[:n_crops] * teacher.image_features(pixels[:n_crops])).sum(-1)).mean())
-        loss = (loss_clip + config.hard_negative_weight * loss_hn + config.geometry_weight * loss_geo
-                + config.anchor_weight * loss_anchor)
+        loss = loss_clip + config.hard_negative_weight * loss_hn + config.geometry_weight * loss_geo
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -615,7 +599,7 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
             model.logit_scale.clamp_(max=math.log(100))
         if step % 25 == 0:
             log(f"step {step} loss {loss.item():.4f} clip {loss_clip.item():.4f} hn {loss_hn.item():.4f} "
-                f"geo {loss_geo.item():.4f} anchor {loss_anchor.item():.4f} scale {scale.item():.1f} lr {lr:.2e} "
+                f"geo {loss_geo.item():.4f} scale {scale.item():.1f} lr {lr:.2e} "
                 f"batch {pixels.shape[0]}x{len(texts)} t {time.time() - start:.0f}s")
         step += 1
     model.eval()
