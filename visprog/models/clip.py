@@ -24,7 +24,10 @@ supercategory or colour + name, under several templates; and two-object scenes
 captioned with relations, colour pairs and counts, each with its compositional hard
 negative (swapped relation, swapped colours, wrong count). Truth of every caption
 is computed against every image of the batch, and the symmetric contrastive loss
-is multi-positive (a caption like "an animal" is true of many crops).
+is multi-positive (a caption like "an animal" is true of many crops); a second term
+asks every true caption to be near its image, not just one of them, which is what
+keeps 'person' as near each character's crops as their own names (the tools read
+what a word denotes from that).
 Catalogue synonyms never appear in training captions.
 
     python -m visprog.models.clip --seed 21   (or: visprog train clip --seed 21)
