@@ -65,6 +65,17 @@ def test_train_flags_override_only_the_config_fields_given():
     assert C.CLIPConfig(**config_overrides(args, C.CLIPConfig)).lr == C.CLIPConfig.lr
 
 
+def test_learning_rate_decays_over_whichever_budget_ends_first():
+    by_time = C.CLIPConfig(minutes=10.0, warmup=10)                    # max_steps: the default
+    by_steps = C.CLIPConfig(minutes=10.0, warmup=10, max_steps=1000)
+    assert C.learning_rate(by_time, 0, 0.0) == pytest.approx(by_time.lr / 10)
+    assert C.learning_rate(by_time, 500, 300.0) == pytest.approx(by_time.lr / 2)   # half the clock
+    assert C.learning_rate(by_time, 999, 599.9) < 1e-6 * by_time.lr
+    # a step cap reached well inside the clock still decays to zero at its last step
+    assert C.learning_rate(by_steps, 500, 60.0) == pytest.approx(by_steps.lr / 2)
+    assert C.learning_rate(by_steps, 999, 120.0) < 1e-4 * by_steps.lr
+
+
 def test_train_a_few_steps_save_and_load(tmp_path):
     torch.set_num_threads(1)
     path = tmp_path / "clip.safetensors"

@@ -549,6 +549,14 @@ def make_batch(rng: random.Random, cfg: CLIPConfig):
     return to_pixels(images, cfg.image_size), texts, truth, pairs
 
 
+def learning_rate(config, step: int, elapsed: float) -> float:
+    """Warmup, then a cosine decay that ends where the run ends: at `minutes` of wall clock or
+    at `max_steps`, whichever comes first. So `--steps N` with a generous `--minutes` decays
+    over exactly N steps on any machine, and repeats a run's step count on a slower one."""
+    frac = max(elapsed / (config.minutes * 60), step / config.max_steps)
+    return config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
 def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
           init: Optional[str] = None) -> CLIP:
     """Train for `config.minutes` (or `max_steps`); `init` continues from saved weights."""
@@ -570,11 +578,9 @@ def train(config: CLIPConfig, seed: int, out_path: Optional[str], log=print,
     text = minilm()
     pool = geometry_pool() + catalog_phrases() if config.geometry_phrases and config.geometry_weight else []
     start = time.time()
-    budget = config.minutes * 60
     step = 0
-    while step < config.max_steps and time.time() - start < budget:
-        frac = (time.time() - start) / budget
-        lr = config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+    while step < config.max_steps and time.time() - start < config.minutes * 60:
+        lr = learning_rate(config, step, time.time() - start)
         for g in opt.param_groups:
             g["lr"] = lr
         pixels, texts, truth, pairs = make_batch(rng, config)  # (B, 3, S, S), T strings, (B, T)

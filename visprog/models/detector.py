@@ -38,8 +38,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .clip import (CLIP, CLIPConfig, CLASSIFY_TEMPLATES, TextHead, Tower, article, config_from, read, save,
-                   to_pixels, tower_maps)
+from .clip import (CLIP, CLIPConfig, CLASSIFY_TEMPLATES, TextHead, Tower, article, config_from, learning_rate,
+                   read, save, to_pixels, tower_maps)
 
 
 @dataclass
@@ -274,10 +274,9 @@ def train(config: DetectorConfig, seed: int, out_path: Optional[str], clip: CLIP
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                              {"params": rest, "weight_decay": 0.0}], lr=config.lr)
     G = config.image_size // config.stride
-    start, budget, step = time.time(), config.minutes * 60, 0
-    while step < config.max_steps and time.time() - start < budget:
-        frac = (time.time() - start) / budget
-        lr = config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+    start, step = time.time(), 0
+    while step < config.max_steps and time.time() - start < config.minutes * 60:
+        lr = learning_rate(config, step, time.time() - start)
         for g in opt.param_groups:
             g["lr"] = lr
         images, scenes = make_batch(rng, config)
