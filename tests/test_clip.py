@@ -55,6 +55,18 @@ def test_all_positives_loss_asks_for_every_true_caption():
     assert C.all_positives_loss(both_near, truth) < 1.0
 
 
+def test_batch_puts_crops_first_and_hard_negatives_on_scenes():
+    """The all-positives term is taken over the first n_crops rows: they must be the crops,
+    and the scenes (the only images with hard negatives) must come after them."""
+    import random
+    cfg = C.CLIPConfig(**TINY)
+    pixels, texts, truth, pairs, n_crops = C.make_batch(random.Random(3), cfg)
+    assert 0 < n_crops < pixels.shape[0] == truth.shape[0]
+    assert pixels.shape[0] - n_crops == cfg.pair_scenes
+    assert pairs and all(i >= n_crops for i, _, _ in pairs)
+    assert truth[:n_crops].any(1).all()  # every crop has a true caption to be pulled towards
+
+
 def test_train_flags_override_only_the_config_fields_given():
     import argparse
     from visprog.models.cli import clip_arguments, config_overrides

@@ -12,7 +12,7 @@ the detector together.
 What a query denotes is read from CLIP (`denotation`): every catalogue name has an
 image prototype (the mean embedding of its crops, stored with the CLIP weights); the
 names nearest the query's text embedding, down to the largest drop in similarity,
-are what it denotes: 'dog' -> {dog}, 'animal' -> the animals, 'puppy' -> {dog}; a
+are what it denotes: 'dog' -> {dog}, 'animal' -> the animals, 'kitten' -> {cat}; a
 word that picks out several names also denotes every name whose images it describes
 nearly as well as that name's own caption does ('food' -> pizza, banana and carrot
 too, below the drop after donut, apple and cake).
@@ -110,7 +110,7 @@ def _names(clip):
 def denotation(clip, query: str) -> frozenset:
     """The catalogue names `query` denotes, read from CLIP with no synonym or supercategory
     table: the names nearest the query, down to the largest drop among the nearest 30;
-    empty when no name's prototype is near. 'dog' -> {dog}; 'puppy' -> {dog} (never trained
+    empty when no name's prototype is near. 'dog' -> {dog}; 'kitten' -> {cat} (never trained
     on); 'animal' -> every animal, 'person' -> the person and every character.
 
     Nearness is the query's similarity to a name's image prototype (its crops' mean

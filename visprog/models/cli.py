@@ -1,7 +1,7 @@
 """`visprog train clip` and `visprog train detector` (added to `visprog train` by `visprog/cli.py`),
 and the same flags for `python -m visprog.models.clip` / `.detector`: one parser for both.
 
-    visprog train clip --seed 21                             -> visprog/weights/clip.safetensors
+    visprog train clip --seed 0 --steps 4386 --minutes 200   -> visprog/weights/clip.safetensors
     visprog train detector --seed 0 --clip none              -> visprog/weights/detector.safetensors
 
 The exact commands that made the shipped weights are in visprog/weights/clip.md and
