@@ -11,12 +11,9 @@ the detector together.
 
 What a query denotes is read from CLIP (`denotation`): every catalogue name has an
 image prototype (the mean embedding of its crops, stored with the CLIP weights); the
-names nearest the query's text embedding, down to the largest drop in similarity,
-are what it denotes: 'dog' -> {dog}, 'animal' -> the animals, 'kitten' -> {cat}; a
-word that picks out several names also denotes every name whose images it describes
-nearly as well as that name's own caption does ('food' -> pizza, banana and carrot
-too, below the drop after donut, apple and cake).
-No catalogue synonym or supercategory table is consulted.
+names the query's text describes nearly as well as their own captions do, down to the
+largest drop, are what it denotes: 'dog' -> {dog}, 'animal' -> the animals, 'kitten'
+-> {cat}. No catalogue synonym or supercategory table is consulted.
 
 - Loc: the detector proposes class-agnostic objects (centre heatmap + boxes); each
   proposal's crop is named by CLIP and kept when the query denotes that name; a
@@ -116,12 +113,11 @@ def denotation(clip, query: str) -> frozenset:
     Nearness is the query's similarity to a name's image prototype (its crops' mean
     embedding) as a share of the name's own caption's similarity to it, which puts names
     whose crops sit nearer or farther from any text on one scale. CLIP is trained to put a
-    group word as near each member as the member's own name (`all_positives_loss`):
-    members' shares are 0.95-1.00, the nearest non-members' at most 0.77, so the drop falls
-    between them for all 25 supercategories. On unseen synonyms the share and the raw
-    similarity do alike (55 and 56 of 95 exact), but raw similarities trail off flatly
-    after a weakly held synonym ('puppy': dog 0.36, bird 0.35, sheep 0.33, ...), where the
-    shares still drop after dog (visprog/weights/clip.md)."""
+    group word as near each member's crops as the member's own name (`all_positives_loss`):
+    with the shipped weights members' shares are at least 0.94, the nearest non-member's at
+    most 0.79, so the drop falls between them for all 25 supercategories. Raw similarities
+    trail off flatly after a weakly held synonym (round 4's 'puppy': dog 0.36, bird 0.35,
+    sheep 0.33, ...), where its shares still dropped after dog (visprog/weights/clip.md)."""
     if getattr(clip, "name_prototypes", None) is None:
         return frozenset()
     cache = clip.__dict__.setdefault("_visprog_denotation", {})
