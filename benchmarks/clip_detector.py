@@ -105,7 +105,7 @@ def supercategory_denotations(clip):
 def compositional(clip, n: int):
     """Scenes with a true caption and its hard negative (swapped relation, swapped colours,
     wrong count): the fraction where CLIP scores the true caption higher."""
-    from visprog.models.clip import fact_true, pair_batch
+    from visprog.models.clip_data import fact_true, pair_batch
     rng = random.Random(BASE)
     wins = {}
     while sum(len(v) for v in wins.values()) < n:

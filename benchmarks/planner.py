@@ -5,7 +5,7 @@
 For each task (nlvr, gqa, edit, tag): n items generated with an evaluation seed
 (the planner trains on seeds 7,000,000 + S, so none of these scenes was seen),
 planned by the in-repo model (grammar-constrained; batched, the same decoding the
-LocalPlannerChat wrapper runs), then parsed and checked (valid %), then executed
+LocalPlanner wrapper runs), then parsed and checked (valid %), then executed
 with the oracle backend and compared with the item's answer (accuracy). It also
 reports accuracy on instructions whose exact wording never occurs in the training
 corpus, and on `visprog/planners/paraphrases.jsonl`: instructions written by hand,
@@ -72,20 +72,21 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(args.threads)
     from visprog.iconworld import tasks
-    from visprog.models import planner as P
+    from visprog.models import load, weights_path
+    from visprog.models.planner_data import corpus
     from visprog.planners.tasks import detect_task
     from visprog.tools import registry
 
-    model = P.PlannerModel.load(args.weights) if args.weights else P.default_model()
+    model = load("planner", args.weights)
     meta = getattr(model, "meta", {})
     seen: set[str] = set()
     if args.corpus:
         seen = {json.loads(line)["instruction"] for line in Path(args.corpus).read_text().splitlines()}
     elif "per_task" in meta or "pairs" in meta:
         per_task = meta.get("per_task") or meta["pairs"] // 4
-        seen = {row[0] for row in P.corpus(per_task, meta.get("seed", 0), log=lambda *_: None)}
+        seen = {row[0] for row in corpus(per_task, meta.get("seed", 0), log=lambda *_: None)}
 
-    report = {"seed": args.seed, "n_per_task": args.n, "weights": args.weights or str(P.WEIGHTS),
+    report = {"seed": args.seed, "n_per_task": args.n, "weights": args.weights or weights_path("planner"),
               "tasks": {}, "failures": {}}
     start = time.time()
     for task in TASKS:

@@ -1,5 +1,5 @@
 """Benchmark the in-repo LLaVA-style model (visprog/weights/llava.safetensors) on icon-world
-scenes from seeds never used in training (llava.BENCH_SEED_BASE + i).
+scenes from seeds never used in training (llava_data.BENCH_SEED_BASE + i).
 
     .venv/bin/python benchmarks/vqa.py [--n 200] [--threads 1] [--json out.json]
 
@@ -69,11 +69,11 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(args.threads)
     from visprog.iconworld import catalog
-    from visprog.models import llava
+    from visprog.models import llava, llava_data
     from visprog.pointing import parse_count, parse_points
     from visprog.registry import ImageCache, ToolContext
     model = llava.load(args.weights)
-    base = llava.BENCH_SEED_BASE
+    base = llava_data.BENCH_SEED_BASE
     rows: list[tuple[str, str, str]] = []
     results: dict = {}
 
@@ -139,15 +139,15 @@ def main(argv=None) -> int:
     # --- question forms on mixed scenes
     recs, ims = [], []
     for i in range(args.n):
-        image, scene, kind = llava.make_scene(base + 100_000 + i, kind="mixed" if i % 2 else "count")
-        recs.append(llava.scene_record(scene))
+        image, scene, kind = llava_data.make_scene(base + 100_000 + i, kind="mixed" if i % 2 else "count")
+        recs.append(llava_data.scene_record(scene))
         ims.append(image)
 
     def form_accuracy(forms, via_backend=False):
         qs, ans, imgs = [], [], []
         draw = random.Random(",".join(forms))  # a form's questions do not depend on the rows before
         for rec, im in zip(recs, ims):
-            for _, q, a, _refs in llava.questions(rec, draw, 1, forms=forms):
+            for _, q, a, _refs in llava_data.questions(rec, draw, 1, forms=forms):
                 qs.append(q)
                 ans.append(a)
                 imgs.append(im)
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     rng = random.Random(0)
     lefts, rights, sts, gold = [], [], [], []
     for i in range(0, min(len(recs), args.n) - 1, 2):
-        for st, a in llava.statements(recs[i], recs[i + 1], rng, 2):
+        for st, a in llava_data.statements(recs[i], recs[i + 1], rng, 2):
             lefts.append(ims[i])
             rights.append(ims[i + 1])
             sts.append(st)

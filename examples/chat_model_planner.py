@@ -29,7 +29,6 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 import visprog
-import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend)
 from visprog.iconworld import render, sample_placements
 from visprog.planners import LLMPlanner
 

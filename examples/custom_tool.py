@@ -44,7 +44,6 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="visprog-example-"))
     out.mkdir(parents=True, exist_ok=True)
 
-    import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend for Loc)
     from visprog.iconworld import random_scene
     image, scene = random_scene(7, n_objects=4, categories=["dog", "tree", "car"])
     if not any(o.category == "dog" for o in scene.objects):

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import visprog
-import visprog.iconworld.oracle  # noqa: F401  (registers the 'oracle' backend)
 from visprog.iconworld import dataset
 from visprog.iconworld.tasks import reproduces
 from visprog.rationale import write_index

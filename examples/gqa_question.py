@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import visprog
-from visprog.api import model_backends
 from visprog.iconworld import Placement, render
 
 QUESTION = "Is the cat to the right of the tree?"
@@ -41,9 +40,8 @@ def main() -> None:
     parser.add_argument("--out", help="where to write the rationale page")
     args = parser.parse_args()
 
-    images, backends = {"IMAGE": scene()}, model_backends()
-    result = (visprog.execute(PROGRAM, images, backend=backends) if args.program
-              else visprog.run(QUESTION, images, backend=backends))
+    images = {"IMAGE": scene()}
+    result = visprog.execute(PROGRAM, images) if args.program else visprog.run(QUESTION, images)
     print(result.program)
     print(f"{QUESTION} -> {result.value}")
 

@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import visprog
-from visprog.api import model_backends
 from visprog.iconworld import Placement, render
 
 EDITS = {
@@ -51,13 +50,12 @@ def main() -> None:
                        Placement("dog", size=56, x=30, y=160), Placement("car", size=60, x=160, y=170)],
                       seed=5, background="sky_ground")
     image.save(out / "input.png")
-    backends = model_backends()
     for name in args.edit or EDITS:
         instruction, program = EDITS[name]
         if args.program:
-            result = visprog.execute(program, {"IMAGE": image}, backend=backends)
+            result = visprog.execute(program, {"IMAGE": image})
         else:
-            result = visprog.run(instruction, {"IMAGE": image}, backend=backends)
+            result = visprog.run(instruction, {"IMAGE": image})
         print(result.program)
         (out / f"{name}.html").write_text(result.html(instruction), encoding="utf-8")
         if not hasattr(result.value, "save"):

@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import visprog
-from visprog.api import model_backends
 from visprog.iconworld import Placement, render
 
 INSTRUCTION = "Tag the people in uniform."
@@ -38,9 +37,9 @@ def main() -> None:
                        Placement("firefighter", size=60, x=185, y=20), Placement("fairy", size=60, x=40, y=160),
                        Placement("astronaut", size=60, x=150, y=160)], seed=9)
     if args.program:
-        result = visprog.execute(PROGRAM, {"IMAGE": image}, backend=model_backends())
+        result = visprog.execute(PROGRAM, {"IMAGE": image})
     else:
-        result = visprog.run(INSTRUCTION, {"IMAGE": image}, backend=model_backends())
+        result = visprog.run(INSTRUCTION, {"IMAGE": image})
     print(result.program)
     # The objects the Tag step labelled (the last step that gave objects).
     tagged = next((step.value for step in reversed(result.trace) if isinstance(step.value, visprog.Objects)), [])

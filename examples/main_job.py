@@ -4,9 +4,9 @@
 
 Renders icon-world scenes, then for each instruction `visprog.run` plans a
 program with the in-repo planner model (grammar-constrained, offline), checks
-it and runs it. Tools run on their in-repo model backends where those are
-registered and their weights are present (`Tool.default_backend`); any tool
-without one falls back to the icon-world oracle, and the script says so.
+it and runs it. Each tool runs on the backend the default policy picks
+(`visprog/resolver.py`): its builtin, else its in-repo model, else the
+icon-world oracle; the script prints which ran each tool and why.
 Writes the input images, each result image and each rationale page to --out.
 """
 
@@ -47,17 +47,13 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(args.threads)
     import visprog
-    from visprog.api import model_backends, run
+    from visprog.api import as_planner, run
     from visprog.iconworld import save_png
-    from visprog.planners.cli import planner_from_spec
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print("backends: in-repo models where registered and trained, else the oracle")
-    backends = model_backends(log=print)
-    models = sorted(f"{t}={b}" for t, b in backends.items() if b not in ("builtin", "oracle"))
-    print(f"  model backends in use: {', '.join(models) or 'none'}")
-    planner = planner_from_spec(args.planner)
+    print("backends: per tool, the builtin, else the in-repo model, else the icon-world oracle")
+    planner = as_planner(args.planner)
     failures = 0
     for task, instruction, spec in JOBS:
         images = {name: scene(names, seed) for name, (names, seed) in spec.items()}
@@ -66,7 +62,7 @@ def main(argv=None) -> int:
         print(f"\n== {task}: {instruction}")
         start = time.perf_counter()
         try:
-            result = run(instruction, images, planner=planner, task=task, backend=backends)
+            result = run(instruction, images, planner=planner, task=task)
         except visprog.VisprogError as exc:
             failures += 1
             print(f"failed: {exc}")
@@ -78,8 +74,10 @@ def main(argv=None) -> int:
             path = out / f"{task}_result.png"
             value.save(path)
             value = f"<image {value.width}x{value.height}, saved to {path}>"
-        print(f"answer: {value}   ({seconds:.2f}s; backends: "
-              + ", ".join(sorted({f'{s.module}={s.backend}' for s in result.trace})) + ")")
+        print(f"answer: {value}   ({seconds:.2f}s)")
+        for module, backend, reason in sorted({(s.module, s.backend, s.backend_reason)
+                                               for s in result.trace}):
+            print(f"  {module}: {backend} ({reason})")
         page = out / f"{task}.html"
         page.write_text(result.html(title=f"{task}: {instruction}"), encoding="utf-8")
         print(f"rationale: {page}")

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 import visprog
-from visprog.api import model_backends
 from visprog.iconworld import render, sample_placements
 
 STATEMENT = "The left and right image contain a total of six people."
@@ -38,9 +37,9 @@ def main() -> None:
     images = {"LEFT": scene(1, ["person", "person", "tree", "dog"]),
               "RIGHT": scene(2, ["person"] * 4 + ["car"])}
     if args.program:
-        result = visprog.execute(PROGRAM, images, backend=model_backends())
+        result = visprog.execute(PROGRAM, images)
     else:
-        result = visprog.run(STATEMENT, images, backend=model_backends())
+        result = visprog.run(STATEMENT, images)
     print(result.program)
     print(f"{STATEMENT!r} -> {result.value}")
 

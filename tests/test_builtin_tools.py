@@ -4,13 +4,14 @@ from PIL import Image
 
 from visprog import Obj, Objects
 from visprog.registry import ImageCache, ToolContext
+from visprog.resolver import resolve_tool
 from visprog.tools import registry
 from visprog.values import FRAME_KEY
 
 
 def run(name, **args):
     tool = registry.lookup(name)
-    return tool.resolve_backend().run([args], ToolContext(ImageCache()))[0]
+    return tool.backends["builtin"]([args], ToolContext(ImageCache()))[0]
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_model_tool_without_backend_is_unavailable():
     tool.backends.clear()
     tool.default_backend = None
     with pytest.raises(ToolUnavailable, match="Replace"):
-        tool.resolve_backend()
+        resolve_tool(tool, {})
 
 
 def test_loc_side_words_are_answered_for_every_backend(image):

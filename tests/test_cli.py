@@ -20,7 +20,7 @@ def test_exec_nlvr_program_with_double_writes_rationale(tmp_path):
     images = _pair(tmp_path, 2, 4)
     html = tmp_path / "rationale.html"
     proc = subprocess.run(
-        [sys.executable, "-m", "visprog", "--plugin", str(ROOT / "tests" / "vqa_double.py"), "exec",
+        [sys.executable, "-m", "visprog", "--plugin", str(ROOT / "tests" / "vqa_double_plugin.py"), "exec",
          str(ROOT / "examples" / "nlvr_pair.vp"), *images, "--backend", "Vqa=double",
          "--json", "--html", str(html)],
         capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -38,8 +38,12 @@ def test_exec_nlvr_program_with_double_writes_rationale(tmp_path):
     assert page.count("data:image/png;base64,") >= 4
 
 
-def test_exec_false_statement_in_process(tmp_path, capsys):
-    import vqa_double  # noqa: F401  (registers the double)
+def test_exec_false_statement_in_process(tmp_path, capsys, monkeypatch):
+    import visprog.tools
+    from vqa_double import with_double
+    # the CLI runs on the default registry: point it at a copy with the double for this test
+    registry = with_double(visprog.tools.default_registry().copy())
+    monkeypatch.setattr(visprog.tools, "default_registry", lambda: registry)
     images = _pair(tmp_path, 1, 1)
     assert main(["exec", str(ROOT / "examples" / "nlvr_pair.vp"), *images,
                  "--backend", "Vqa=double"]) == 0
@@ -73,3 +77,56 @@ def test_bad_image_argument_is_a_clean_error(tmp_path, capsys):
     assert main(["exec", str(ROOT / "examples" / "nlvr_pair.vp"), f"LEFT={tmp_path}/missing.png",
                  f"RIGHT={tmp_path}/missing.png"]) == 2
     assert "missing.png" in capsys.readouterr().err
+
+
+STATEMENT = "The left and right image contain a total of six people."
+
+
+def _people(tmp_path):
+    """Two icon-world images, two people on the left and four on the right."""
+    import numpy as np
+    from visprog.iconworld import render, sample_placements, save_png
+    pairs = []
+    for seed, (name, objects) in enumerate([("LEFT", ["person", "person", "tree"]),
+                                            ("RIGHT", ["person"] * 4)]):
+        image, _ = render(sample_placements(np.random.default_rng(seed), objects), seed=seed)
+        save_png(image, tmp_path / f"{name}.png")
+        pairs.append(f"{name}={tmp_path / (name + '.png')}")
+    return pairs
+
+
+def test_one_answer_through_every_door(tmp_path, capsys):
+    import visprog
+    pairs = _people(tmp_path)
+    images = dict(p.split("=", 1) for p in pairs)
+    result = visprog.run(STATEMENT, images)
+    assert main(["run", STATEMENT, *pairs, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    program = tmp_path / "planned.vp"
+    program.write_text(str(result.program))
+    assert main(["exec", str(program), *pairs]) == 0
+    assert capsys.readouterr().out.strip() == str(result.value)
+    assert out["value"] == result.value is True
+    assert [(s["module"], s["backend"], s["backend_reason"]) for s in out["steps"]] == \
+        [(s.module, s.backend, s.backend_reason) for s in result.trace]
+
+
+def test_one_question_leaves_stderr_empty(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "visprog", "run", STATEMENT, *_people(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.strip().endswith("True")
+
+
+def test_bad_planners_and_instructions_are_one_line_errors(tmp_path, capsys):
+    pairs = _people(tmp_path)
+    for args, message in [(["--planner", "hf:/nonexistent"], "hf planner /nonexistent: no such folder"),
+                          (["--planner", "local:/nonexistent.safetensors"], "no such file"),
+                          (["--planner", "gpt"], "unknown planner 'gpt'")]:
+        assert main(["run", STATEMENT, *pairs, *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    for instruction in ("", "   "):
+        assert main(["run", instruction, *pairs]) == 2
+        assert capsys.readouterr().err == ("error: the instruction is empty: say what to find out "
+                                           "about the images\n")

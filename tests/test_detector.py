@@ -6,6 +6,7 @@ import torch
 
 from visprog.models import clip as C
 from visprog.models import detector as D
+from visprog.models import detector_train as DT
 
 TINY = dict(image_size=32, widths=(8, 16, 16), depths=(1, 1, 1), token_width=16, embed_dim=32,
             text_head_width=16, crop_scenes=2, pair_scenes=3, max_steps=2, minutes=1.0, warmup=1)
@@ -18,7 +19,7 @@ def _scene(seed=3):
 
 def test_targets_put_one_peak_per_object():
     image, scene = _scene()
-    heat, box_t, box_w, cells = D.scene_targets(scene, 24, 8, 192 / 256)
+    heat, box_t, box_w, cells = DT.scene_targets(scene, 24, 8, 192 / 256)
     assert int((heat == 1.0).sum()) == len(scene.objects)
     centres = [c for c in cells if c[3] == 1.0]
     assert len(centres) == len(scene.objects)
@@ -33,14 +34,14 @@ def test_focal_loss_rewards_the_right_heatmap():
     target = torch.zeros(1, 4, 4)
     target[0, 1, 2] = 1.0
     good = torch.where(target > 0, 6.0, -6.0)
-    assert D.focal_heat_loss(good, target) < D.focal_heat_loss(-good, target)
+    assert DT.focal_heat_loss(good, target) < DT.focal_heat_loss(-good, target)
 
 
 def test_vocabulary_has_no_synonyms():
     from visprog.iconworld import catalog
     # ('aircraft' is both airplane's synonym and a supercategory: the supercategory may be trained)
     synonyms = {s for c in catalog.CATEGORIES.values() for s in c.synonyms} - set(catalog.SUPERCATEGORIES)
-    words = {v[0] for v in D.vocabulary()}
+    words = {v[0] for v in DT.vocabulary()}
     assert not (words & synonyms) and "animal" in words and "red car" in words
 
 
@@ -50,7 +51,7 @@ def test_train_a_few_steps_then_detect(tmp_path):
     cfg = D.DetectorConfig(image_size=64, head_width=16, batch=2, max_steps=2, minutes=1.0, warmup=1,
                            min_objectness=0.0, min_prob=0.0)
     path = tmp_path / "det.safetensors"
-    D.train(cfg, 0, str(path), clip, log=lambda *_: None, vocab_limit=40)
+    DT.train(cfg, 0, str(path), clip, log=lambda *_: None, vocab_limit=40)
     det = D.load(str(path))
     image, scene = _scene()
     [[(boxes, scores)]] = det.detect([image], ["dog"])
@@ -78,3 +79,16 @@ def _iou(a, b):
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     i = ix * iy
     return i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i)
+
+
+def test_nms_keeps_what_torchvision_keeps():
+    import torchvision
+    from visprog.models.detector import nms
+    g = torch.Generator().manual_seed(0)
+    for trial in range(60):
+        n = trial % 30
+        corner = torch.rand(n, 2, generator=g) * 100
+        boxes = torch.cat([corner, corner + torch.rand(n, 2, generator=g) * 40], 1)
+        scores = torch.rand(n, generator=g)
+        for iou in (0.3, 0.5, 0.7):
+            assert nms(boxes, scores, iou).tolist() == torchvision.ops.nms(boxes, scores, iou).tolist()

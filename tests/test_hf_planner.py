@@ -8,9 +8,9 @@ import string
 
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-tokenizers = pytest.importorskip("tokenizers")
+import tokenizers  # noqa: F401
+import torch
+import transformers  # noqa: F401
 
 from visprog import check, parse  # noqa: E402
 from visprog.planners import grammar as G  # noqa: E402

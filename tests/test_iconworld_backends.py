@@ -10,6 +10,7 @@ from PIL import Image
 
 from visprog.errors import ToolError
 from visprog.registry import ImageCache, ToolContext
+from visprog.resolver import policy_order
 from visprog.tools import registry
 from visprog.values import Obj, Objects
 
@@ -20,10 +21,10 @@ def _ctx():
     return ToolContext(cache=ImageCache())
 
 
-def test_backends_are_registered_as_defaults():
+def test_backends_come_first_in_the_policy():
     for name in ("Loc", "FaceDet", "Classify", "Select", "List"):
         tool = registry.lookup(name)
-        assert "iconworld" in tool.backends and tool.default_backend == "iconworld"
+        assert policy_order(tool)[0].name == "iconworld" and tool.default_backend is None
         assert name == "List" or "pretrained" in tool.backends
 
 

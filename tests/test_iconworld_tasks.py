@@ -10,7 +10,7 @@ import pytest
 
 import visprog
 from visprog.errors import DatasetError
-from visprog.iconworld import dataset, oracle  # noqa: F401  (oracle registers its backends)
+from visprog.iconworld import dataset
 from visprog.iconworld import tasks
 from visprog.pointing import format_points as molmo_points, parse_percent as parse_molmo_points
 from visprog.iconworld.tasks.edit import score_edit

@@ -74,8 +74,8 @@ def test_wrong_number_of_outputs_is_reported(reg):
                 backend="short")
 
 
-def test_unknown_backend_choice_falls_back_or_names_choices(reg):
-    with pytest.raises(visprog.ToolUnavailable, match="no backend named 'nope'"):
+def test_unknown_backend_choice_names_the_choices(reg):
+    with pytest.raises(visprog.VisprogError, match="unknown backend 'nope'; known: double"):
         execute(NLVR, {"LEFT": square_image(1), "RIGHT": square_image(1)}, registry=reg,
                 backend={"Vqa": "nope"})
 

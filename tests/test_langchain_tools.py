@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-pytest.importorskip("langchain_core")
-
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from pydantic import ValidationError
@@ -22,7 +20,6 @@ PROGRAM = "BOX0=Loc(image=IMAGE, object='{cat}')\nANSWER0=Count(box=BOX0)\nFINAL
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    pytest.importorskip("visprog.iconworld.oracle")
     from visprog.iconworld import random_scene, save_png
     image, scene = random_scene(11, n_objects=5, categories=["dog", "dog", "cat", "tree"])
     path = tmp_path_factory.mktemp("lc") / "scene.png"

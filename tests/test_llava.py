@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from visprog.models import llava
+from visprog.models import llava, llava_data, llava_train
 from visprog.models.tokenizer import BOS, EOS, Tokenizer
 
 
 @pytest.fixture(scope="module")
 def pool():
-    arrays, records = llava.build_pool(range(llava.TRAIN_SEED_BASE, llava.TRAIN_SEED_BASE + 12), size=64)
+    arrays, records = llava_data.build_pool(range(llava_data.TRAIN_SEED_BASE, llava_data.TRAIN_SEED_BASE + 12), size=64)
     return arrays, records
 
 
@@ -22,7 +22,7 @@ def pool():
 def tiny(pool):
     torch.manual_seed(0)
     _, records = pool
-    tok = llava.train_tokenizer(records, 400)
+    tok = llava_data.train_tokenizer(records, 400)
     cfg = llava.LlavaConfig(vision="random-clip", image_size=64, vision_grid=8, vision_width=16,
                             proj_hidden=32, vocab_size=tok.vocab_size, n_layer=2, n_head=2,
                             n_embd=32, block_size=160, max_answer=12)
@@ -47,12 +47,12 @@ def test_a_few_training_steps_lower_the_loss(tiny, pool):
     images, records = pool
     model = llava.LLaVA(tiny.config, tiny.tokenizer)
     model.attach_tower(tiny.tower)
-    data = llava.Data(images, records)
+    data = llava_train.Data(images, records)
     data.compute_features(model, log=lambda *a: None)
     assert data.feats.shape == (12, 16, 64)
-    tc = llava.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25)
+    tc = llava_train.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25)
     rng = random.Random(0)
-    batch = llava.with_features(model, data, next(llava.batch_stream(data, model, tc, 3, rng)))
+    batch = llava_train.with_features(model, data, next(llava_train.batch_stream(data, model, tc, 3, rng)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     losses = []
@@ -65,19 +65,19 @@ def test_a_few_training_steps_lower_the_loss(tiny, pool):
         losses.append(loss.item())
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     # the stage loop itself, for a moment, each stage
-    tc = llava.TrainConfig(batch=2, turns=2, text_tokens=60, minutes=0.02, log_every=1000)
-    history = llava.train(model, data, tc, log=lambda *a: None)
+    tc = llava_train.TrainConfig(batch=2, turns=2, text_tokens=60, minutes=0.02, log_every=1000)
+    history = llava_train.train(model, data, tc, log=lambda *a: None)
     assert set(history) == {"stage1", "stage2", "stage3"}
 
 
 def test_batch_workers_are_reproducible(tiny, pool):
     """DataLoader workers build the CPU side of batches; a seed gives the same stream."""
     images, records = pool
-    data = llava.Data(images, records)
-    tc = llava.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25, workers=2)
+    data = llava_train.Data(images, records)
+    tc = llava_train.TrainConfig(batch=4, turns=3, text_tokens=80, pair_frac=0.25, workers=2)
 
     def first_two():
-        stream = llava.batch_stream(data, tiny, tc, 3, random.Random(7))
+        stream = llava_train.batch_stream(data, tiny, tc, 3, random.Random(7))
         return [next(stream) for _ in range(2)]
 
     a, b = first_two(), first_two()
@@ -87,7 +87,7 @@ def test_batch_workers_are_reproducible(tiny, pool):
         assert all(torch.equal(u, v) for u, v in zip(x, y))
     assert not torch.equal(a[0][2], a[1][2])  # the two workers draw different batches
     rng = random.Random(7)  # streams made one after another (stage by stage) from one rng differ
-    first, second = (next(llava.batch_stream(data, tiny, tc, 3, rng)) for _ in range(2))
+    first, second = (next(llava_train.batch_stream(data, tiny, tc, 3, rng)) for _ in range(2))
     assert not torch.equal(first[2], second[2])
 
 
@@ -97,9 +97,9 @@ def test_packed_turns_equal_single_turns(tiny, pool):
     feats = tiny.image_features(torch.from_numpy(images[:1]).permute(0, 3, 1, 2).float() / 255)
     tok = tiny.tokenizer
     turns = [("How many dogs are there?", "3"), ("Is there a cat?", "no")]
-    ids, segs, tgts = llava.collate([llava.encode_turns(tok, turns)])
+    ids, segs, tgts = llava_data.collate([llava_data.encode_turns(tok, turns)])
     packed, _ = tiny(feats, ids, segs)
-    ids2, segs2, _ = llava.collate([llava.encode_turns(tok, turns[1:])])
+    ids2, segs2, _ = llava_data.collate([llava_data.encode_turns(tok, turns[1:])])
     alone, _ = tiny(feats, ids2, segs2)
     n = ids2.shape[1]
     assert torch.allclose(packed[0, -n:], alone[0], atol=1e-4)
@@ -162,13 +162,13 @@ def test_questions_cover_every_form(pool):
     rng = random.Random(1)
     kinds = set()
     for rec in records * 5:
-        for kind, q, a, refs in llava.questions(rec, rng, 12):
+        for kind, q, a, refs in llava_data.questions(rec, rng, 12):
             kinds.add(kind)
             assert q and a
             assert all(label and all(0 <= i < len(rec["objects"]) for i in members) for label, members in refs)
     assert {"count", "exist", "point", "count_point", "color", "size", "relation", "super",
             "describe"} <= kinds
-    st = llava.statements(records[0], records[1], rng, 8)
+    st = llava_data.statements(records[0], records[1], rng, 8)
     assert all(a in ("yes", "no") for _, a in st)
 
 
@@ -179,12 +179,12 @@ def test_trained_targets_render_back_to_the_answers(tiny, pool):
     rng = random.Random(2)
     cfg, seen = tiny.config, set()
     for rec in records * 3:
-        for kind, q, a, refs in llava.questions(rec, rng, 12):
-            ids = llava.answer_ids(tiny.tokenizer, cfg, rec, kind, refs, a)
+        for kind, q, a, refs in llava_data.questions(rec, rng, 12):
+            ids = llava_data.answer_ids(tiny.tokenizer, cfg, rec, kind, refs, a)
             text, got = tiny.render(q, ids)
             seen.add(kind)
             assert sum(len(p) for _, p in got) == sum(len(m) for _, m in refs)
-            if kind not in llava.POINTING:
+            if kind not in llava_data.POINTING:
                 assert text == a
                 continue
             want = sorted(parse_percent(a))
@@ -192,7 +192,7 @@ def test_trained_targets_render_back_to_the_answers(tiny, pool):
             assert len(have) == len(want) and parse_count(text) == parse_count(a)
             # a point is its location bins' centre: within half a bin (1%) of the truth
             assert all(abs(x - u) <= 1.01 for (x, _), (u, _) in zip(have, want))
-    assert set(llava.POINTING) <= seen
+    assert set(llava_data.POINTING) <= seen
 
 
 def test_render_drops_malformed_points(tiny):
@@ -214,8 +214,7 @@ def test_backends_with_a_tiny_model(tiny, monkeypatch):
     from visprog.backends import vqa as backend
     from visprog.registry import ImageCache, ToolContext
     from visprog.values import Points
-    monkeypatch.setitem(backend._models, "llava", tiny)
-    monkeypatch.setattr(backend, "_missing", lambda: None)
+    monkeypatch.setattr(backend, "model", lambda: tiny)
     towered = []
     image_features = tiny.image_features
     monkeypatch.setattr(tiny, "image_features", lambda images, **kw: towered.append(len(images)) or
@@ -255,7 +254,6 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
         return out
 
     monkeypatch.setattr(backend, "ask", perfect)
-    monkeypatch.setattr(backend, "_missing", lambda: None)
     boxes = [(x - 12, y - 12, x + 12, y + 12) for x, y in centres]
     monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes] * len(asks))
     ctx = ToolContext(ImageCache())
@@ -315,7 +313,7 @@ def test_only_small_things_are_pointed_at_on_crops(monkeypatch):
     from visprog.registry import ImageCache, ToolContext
     from visprog.values import Obj, Objects
     sides = {"ants": [20, 40], "whales": [20, 60], "ghosts": []}  # px, in a 256 px image
-    monkeypatch.setattr(iconworld, "_missing", lambda: None)
+    monkeypatch.setattr(iconworld, "detector_ready", lambda: True)
     monkeypatch.setattr(iconworld, "loc", lambda calls, ctx: [
         Objects([Obj((10, 10, 10 + s, 10 + s), c["object"], 0.9) for s in sides[c["object"]]])
         for c in calls])
@@ -369,9 +367,9 @@ def test_relations_by_pointing():
 
 
 def test_pool_renders_in_parallel_and_caches(tmp_path):
-    from visprog.models.vqa_cli import load_pool
+    from visprog.models.llava_train import load_pool
     images, records = load_pool(5, str(tmp_path), 64, log=lambda *a: None, workers=2, shard=3)
-    want_images, want_records = llava.build_pool(range(llava.TRAIN_SEED_BASE, llava.TRAIN_SEED_BASE + 5), 64)
+    want_images, want_records = llava_data.build_pool(range(llava_data.TRAIN_SEED_BASE, llava_data.TRAIN_SEED_BASE + 5), 64)
     assert np.array_equal(images, want_images) and records == want_records
     assert sorted(os.listdir(tmp_path)) == ["pool64_of3_0.npz", "pool64_of3_1.npz"]
     again = load_pool(4, str(tmp_path), 64, log=lambda *a: None, shard=3)  # read back, not rendered
@@ -381,15 +379,14 @@ def test_pool_renders_in_parallel_and_caches(tmp_path):
 def test_train_command_continues_and_keeps_provenance(tmp_path):
     """`visprog train vqa`, then `--init` from its file: the second file records both runs."""
     import json
-    from visprog.models import vqa_cli
     cache = tmp_path / "cache"
     cache.mkdir()
-    vqa_cli._render_shard((str(cache / "pool192_0.npz"), llava.TRAIN_SEED_BASE, 6, 192))  # 6 scenes
-    common = ["vqa", "--scenes", "6", "--cache", str(cache), "--vision", "random-clip", "--width", "32",
+    llava_train._render_shard((str(cache / "pool192_0.npz"), llava_data.TRAIN_SEED_BASE, 6, 192))  # 6 scenes
+    common = ["--scenes", "6", "--cache", str(cache), "--vision", "random-clip", "--width", "32",
               "--layers", "1", "--heads", "2", "--vocab", "300", "--batch", "2"]
     first, second = str(tmp_path / "first.safetensors"), str(tmp_path / "second.safetensors")
-    assert vqa_cli.main(common + ["--seed", "0", "--merge", "1", "--minutes", "0.03", "--out", first]) == 0
-    assert vqa_cli.main(common + ["--seed", "1", "--stages", "3", "--minutes", "0.01", "--init", first,
+    assert llava_train.main(common + ["--seed", "0", "--merge", "1", "--minutes", "0.03", "--out", first]) == 0
+    assert llava_train.main(common + ["--seed", "1", "--stages", "3", "--minutes", "0.01", "--init", first,
                                   "--out", second]) == 0
     model = llava.load(second)
     assert model.config.merge == 1 and model.config.block_size == 24 * 24 + 368
@@ -401,6 +398,5 @@ def test_train_command_continues_and_keeps_provenance(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_train_command_says_when_there_is_no_cuda(tmp_path, capsys):
-    from visprog.models import vqa_cli
-    assert vqa_cli.main(["vqa", "--device", "cuda", "--cache", str(tmp_path)]) == 2
+    assert llava_train.main(["--device", "cuda", "--cache", str(tmp_path)]) == 2
     assert "no CUDA device" in capsys.readouterr().err and not os.listdir(tmp_path)  # before any work

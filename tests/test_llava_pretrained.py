@@ -3,10 +3,11 @@
 import pytest
 from PIL import Image
 
-transformers = pytest.importorskip("transformers")
+import transformers  # noqa: F401
 
 from visprog.backends import vqa as vqa_backend  # noqa: E402
 from visprog.registry import ImageCache, ToolContext  # noqa: E402
+from visprog.resolver import resolve_tool  # noqa: E402
 from visprog.tools import registry  # noqa: E402
 
 WORDS = ["yes", "no", "red", "blue", "dog", "dogs", "cat", "how", "many", "are", "there", "is",
@@ -45,9 +46,9 @@ def _save_tiny_llava(folder):
 def test_missing_says_what_to_set(monkeypatch):
     monkeypatch.delenv(vqa_backend.LLAVA_ENV, raising=False)
     backend = registry.lookup("Vqa").backends["pretrained"]
-    assert vqa_backend.LLAVA_ENV in backend.missing()
+    assert vqa_backend.LLAVA_ENV in backend.problem()
     monkeypatch.setenv(vqa_backend.LLAVA_ENV, "/nonexistent/folder")
-    assert "not a folder" in backend.missing()
+    assert "not a folder" in backend.problem()
 
 
 def test_tiny_random_llava_answers_a_batch(tmp_path, monkeypatch):
@@ -55,15 +56,15 @@ def test_tiny_random_llava_answers_a_batch(tmp_path, monkeypatch):
     _save_tiny_llava(str(folder))
     monkeypatch.setenv(vqa_backend.LLAVA_ENV, str(folder))
     tool = registry.lookup("Vqa")
-    backend = tool.resolve_backend("pretrained")
+    backend = resolve_tool(tool, {}, "pretrained").backend
     assert backend.name == "pretrained"
     images = [Image.new("RGB", (48, 40), (200, 30, 30)), Image.new("RGB", (32, 32), (30, 30, 200))]
     calls = [{"image": images[0], "question": "how many dogs are there ?"},
              {"image": images[1], "question": "is there a cat ?"}]
     ctx = ToolContext(ImageCache())
-    answers = backend.run(calls, ctx)
+    answers = backend(calls, ctx)
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
     assert all(ctx.notes.get(i) for i in range(2))
     # batched equals one at a time (greedy, left padding)
-    single = [backend.run([c], ToolContext(ImageCache()))[0] for c in calls]
+    single = [backend([c], ToolContext(ImageCache()))[0] for c in calls]
     assert single == answers

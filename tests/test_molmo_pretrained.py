@@ -5,14 +5,15 @@ import json
 import pytest
 from PIL import Image
 
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("transformers.models.molmo2")
+import transformers  # noqa: F401
+import transformers.models.molmo2  # noqa: F401
 
 import visprog  # noqa: E402
 from visprog.backends import vqa as vqa_backend  # noqa: E402
 from visprog.errors import ToolUnavailable  # noqa: E402
 from visprog.pointing import parse_points  # noqa: E402
 from visprog.registry import ImageCache, ToolContext  # noqa: E402
+from visprog.resolver import resolve_tool  # noqa: E402
 from visprog.tools import registry  # noqa: E402
 from visprog.values import Points  # noqa: E402
 
@@ -112,11 +113,11 @@ def test_tiny_random_molmo_points_inside_the_image(tmp_path, monkeypatch):
     assert _inside(result.value, images[0])
     assert result.trace[0].backend == "pretrained" and "Molmo2" in result.trace[0].notes[0]
     # a batch of two images and objects equals one call at a time (greedy, left padding)
-    backend = registry.lookup("Point").resolve_backend("pretrained")
+    backend = resolve_tool(registry.lookup("Point"), {}, "pretrained").backend
     calls = [{"image": images[0], "object": "dog"}, {"image": images[1], "object": "red car"}]
-    batched = backend.run(calls, ToolContext(ImageCache()))
+    batched = backend(calls, ToolContext(ImageCache()))
     assert all(isinstance(p, Points) and _inside(p, im) for p, im in zip(batched, images))
-    assert [backend.run([c], ToolContext(ImageCache()))[0] for c in calls] == batched
+    assert [backend([c], ToolContext(ImageCache()))[0] for c in calls] == batched
 
 
 def test_molmo2_reply_becomes_pixels_of_each_image(tmp_path, monkeypatch):
@@ -125,9 +126,9 @@ def test_molmo2_reply_becomes_pixels_of_each_image(tmp_path, monkeypatch):
     monkeypatch.setenv(vqa_backend.MOLMO_ENV, str(folder))
     monkeypatch.setattr(vqa_backend, "MOLMO_MAX_NEW_TOKENS", 1)  # REPLY is one token
     images = _images()
-    backend = registry.lookup("Point").resolve_backend("pretrained")
+    backend = resolve_tool(registry.lookup("Point"), {}, "pretrained").backend
     ctx = ToolContext(ImageCache())
-    out = backend.run([{"image": im, "object": "dog"} for im in images], ctx)
+    out = backend([{"image": im, "object": "dog"} for im in images], ctx)
     assert out == [[(12.0, 20.0), (36.0, 36.0)], [(25.0, 15.0), (75.0, 27.0)]]
     assert REPLY in ctx.notes[0][0] and "2 points" in ctx.notes[0][0]
 

@@ -11,6 +11,7 @@ from visprog.errors import ToolError, ToolUnavailable
 from visprog.iconworld import oracle
 from visprog.iconworld.render import Placement, render
 from visprog.iconworld.tasks.common import view_of
+from visprog.resolver import policy_order
 from visprog.tools import registry
 from visprog.values import Obj, Objects, crop_image
 
@@ -34,13 +35,11 @@ def box_of(scene, name):
     return next(o.box for o in scene.objects if o.category == name)
 
 
-def test_backends_registered_but_never_default():
+def test_backends_registered_last_in_the_policy():
     for name in TOOLS:
         tool = registry.lookup(name)
         assert "oracle" in tool.backends, name
-        assert tool.default_backend != "oracle", name
-    oracle.register()  # idempotent
-    assert list(registry.lookup("Loc").backends).count("oracle") == 1
+        assert policy_order(tool)[-1].name == "oracle", name
 
 
 def test_needs_icon_world_images():

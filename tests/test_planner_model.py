@@ -7,6 +7,9 @@ import torch
 
 from visprog import check, parse
 from visprog.models import planner as P
+from visprog.models import planner_data as PD
+from visprog.models import planner_train as PT
+from visprog.models import available
 from visprog.planners import grammar as G
 from visprog.planners.examples import EXAMPLES
 from visprog.tools import registry
@@ -75,22 +78,22 @@ def test_random_walks_through_the_grammar_always_check():
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return P.train(TINY, [p for p in PAIRS], registry, out=None, log=lambda *_: None)
+    return PT.train(TINY, [p for p in PAIRS], registry, out=None, log=lambda *_: None)
 
 
 def test_training_steps_reduce_the_loss(tiny_model):
     tokens = [(t, G.program_tokens(p, registry)) for t, _, p in PAIRS]
     sources = P.encode_sources([t for t, _ in tokens])
-    examples = [P.make_example(s, k, tiny_model.index) for s, (_, k) in zip(sources, tokens)]
+    examples = [PD.make_example(s, k, tiny_model.index) for s, (_, k) in zip(sources, tokens)]
     examples = [e for e in examples if e is not None]
     assert len(examples) >= 2
-    batch = P.collate(examples, len(tiny_model.vocab))
+    batch = PD.collate(examples, len(tiny_model.vocab))
     states, mask, word_start, inp, cps, gold, valid, task = batch
     fresh = P.PlannerModel(tiny_model.vocab, TINY).eval()
 
     def loss(model):
         with torch.no_grad():
-            return float(P.loss_fn(model(model.memory(states, mask, task), mask, word_start, inp, cps),
+            return float(PT.loss_fn(model(model.memory(states, mask, task), mask, word_start, inp, cps),
                                    gold, valid))
     tiny_model.eval()
     before = loss(fresh)
@@ -98,7 +101,7 @@ def test_training_steps_reduce_the_loss(tiny_model):
     fresh.train()
     for _ in range(15):
         scores = fresh(fresh.memory(states, mask, task), mask, word_start, inp, cps)
-        value = P.loss_fn(scores, gold, valid)
+        value = PT.loss_fn(scores, gold, valid)
         opt.zero_grad()
         value.backward()
         opt.step()
@@ -128,20 +131,20 @@ def test_copying_puts_unseen_words_in_the_program(tiny_model):
     assert "zebra" not in tiny_model.vocab and "w:zebra" not in tiny_model.vocab
 
 
-@pytest.mark.skipif(not P.WEIGHTS.exists(), reason="planner weights not trained yet")
-def test_packaged_planner_through_the_chat_model():
-    from visprog.planners.local import LocalPlannerChat, local_planner
+@pytest.mark.skipif(not available("planner"), reason="planner weights not trained yet")
+def test_packaged_planner_through_llm_planner():
+    from visprog.planners.local import LocalPlanner, local_planner
     planner = local_planner(cache=False)
     program = planner.plan("The left and right image contain a total of six people and two boats.",
                            inputs=("LEFT", "RIGHT"))
     text = str(program)
     assert not _errors(text, ("LEFT", "RIGHT"))
     assert "people" in text and "boats" in text and "6" in text and "2" in text
-    reply = LocalPlannerChat().invoke("Instruction: Tag the farm animals.\nImages: IMAGE\nProgram:")
-    assert "Tag(" in reply.content and "farm animals" in reply.content
+    reply = LocalPlanner().chat([("human", "Instruction: Tag the farm animals.\nImages: IMAGE\nProgram:")])
+    assert "Tag(" in reply and "farm animals" in reply
 
 
-def test_local_chat_model_reads_the_request():
+def test_local_planner_reads_the_request():
     from visprog.planners.local import parse_request
     prompt = ("Examples:\n\nInstruction: Tag the dogs.\nTask: tag\nImages: IMAGE\nProgram:\nX=Y()\n\n"
               "Instruction: The left image has two cats.\nTask: nlvr\nImages: LEFT, RIGHT\nProgram:")

@@ -8,13 +8,14 @@ from PIL import Image
 
 from visprog.errors import ToolUnavailable
 from visprog.registry import ImageCache, ToolContext
+from visprog.resolver import resolve_tool
 from visprog.tools import registry
 from visprog.values import Obj, Objects
 
 import visprog.backends.pretrained as pretrained
 
-open_clip = pytest.importorskip("open_clip")
-transformers = pytest.importorskip("transformers")
+import open_clip
+import transformers  # noqa: F401
 
 
 def _image(color=(200, 30, 30)):
@@ -88,31 +89,31 @@ def test_missing_configuration_names_the_variable(monkeypatch):
     monkeypatch.delenv(pretrained.OPENCLIP_ENV, raising=False)
     monkeypatch.delenv(pretrained.OWLVIT_ENV, raising=False)
     with pytest.raises(ToolUnavailable, match=pretrained.OPENCLIP_ENV):
-        registry.lookup("Classify").resolve_backend("pretrained")
+        resolve_tool(registry.lookup("Classify"), {}, "pretrained").backend
     with pytest.raises(ToolUnavailable, match=pretrained.OWLVIT_ENV):
-        registry.lookup("Loc").resolve_backend("pretrained")
+        resolve_tool(registry.lookup("Loc"), {}, "pretrained").backend
     monkeypatch.setenv(pretrained.OWLVIT_ENV, "/nonexistent/owlvit")
     with pytest.raises(ToolUnavailable, match="not a folder"):
-        registry.lookup("Loc").resolve_backend("pretrained")
+        resolve_tool(registry.lookup("Loc"), {}, "pretrained").backend
 
 
 def test_openclip_classify_and_select(tiny_openclip):
-    backend = registry.lookup("Classify").resolve_backend("pretrained")
+    backend = resolve_tool(registry.lookup("Classify"), {}, "pretrained").backend
     image = _image()
     objs = Objects([Obj((0, 0, 30, 30), "thing"), Obj((30, 10, 60, 40), "thing")])
-    out = backend.run([{"image": image, "object": objs, "categories": "dog, cat"},
+    out = backend([{"image": image, "object": objs, "categories": "dog, cat"},
                        {"image": image, "object": Objects(), "categories": ["dog"]}], _ctx())
     assert len(out) == 2 and len(out[0]) == 2 and out[1] == []
     assert all(o.label in ("dog", "cat") and 0 <= o.score <= 1 for o in out[0])
-    select = registry.lookup("Select").resolve_backend("pretrained")
-    chosen = select.run([{"image": image, "object": objs, "query": "dog", "category": None}], _ctx())[0]
+    select = resolve_tool(registry.lookup("Select"), {}, "pretrained").backend
+    chosen = select([{"image": image, "object": objs, "query": "dog", "category": None}], _ctx())[0]
     assert len(chosen) == 1 and chosen[0].label == "dog"
 
 
 def test_owlvit_loc_and_facedet(tiny_owlvit):
-    loc = registry.lookup("Loc").resolve_backend("pretrained")
+    loc = resolve_tool(registry.lookup("Loc"), {}, "pretrained").backend
     image = _image()
-    out = loc.run([{"image": image, "object": "the dog"}, {"image": image, "object": "LEFT"},
+    out = loc([{"image": image, "object": "the dog"}, {"image": image, "object": "LEFT"},
                    {"image": _image((0, 0, 200)), "object": "the cat, the dog"}], _ctx())
     assert len(out) == 3
     assert out[1][0].box == (0.0, 0.0, 32.0, 48.0)
@@ -122,5 +123,5 @@ def test_owlvit_loc_and_facedet(tiny_owlvit):
             x0, y0, x1, y1 = o.box
             assert -1 <= x0 <= x1 <= 65 and -1 <= y0 <= y1 <= 49
     assert {o.label for o in out[2]} <= {"the cat", "the dog"}
-    faces = registry.lookup("FaceDet").resolve_backend("pretrained").run([{"image": image}], _ctx())[0]
+    faces = resolve_tool(registry.lookup("FaceDet"), {}, "pretrained").backend([{"image": image}], _ctx())[0]
     assert all(o.label == "face" for o in faces)

@@ -98,10 +98,10 @@ def test_pasted_program_runs_in_order_and_stops_at_first_bad_line(session):
     assert not reply.ok
     assert session.variables["B"] == 6 and "C" not in session.variables and "D" not in session.variables
     reply = session.handle("E=Eval(expr='5')\nF=Bad(\nG=Eval(expr='1')")
-    assert not reply.ok and "line 2" in reply.text and session.variables["E"] == 5
+    assert not reply.ok and "session line 4" in reply.text and session.variables["E"] == 5
     assert "G" not in session.variables
     reply = session.handle("X=Eval(expr='1')\nY=Count(box=X)")
-    assert not reply.ok and "line 2, column 9" in reply.text and "X" in session.variables
+    assert not reply.ok and "session line 5, column 9" in reply.text and "X" in session.variables
     # commands may be pasted among lines
     reply = session.handle("H=Eval(expr='{E} + 1')\n:vars")
     assert reply.ok and reply.lines[0] == "H = 6" and "H " in reply.lines[-1]
@@ -150,7 +150,7 @@ def test_load_and_show_and_vars(session, tmp_path):
     assert session.variables["LEFT"].size == (128, 128)
     assert session.handle("A=Vqa(image=LEFT, question='How many?')").text == "A = '1'\n  note: counted 1"
     reply = session.handle(f":load LEFT={path}")
-    assert not reply.ok and "used by line" in reply.text
+    assert not reply.ok and "used by session line(s) 1" in reply.text
     assert not session.handle(f":load A={path}").ok
     assert not session.handle(":load NOPE=/does/not/exist.png").ok
     assert "NOPE" not in session.variables
@@ -196,11 +196,11 @@ def test_plan_offers_program_for_editing(session):
 
 
 def test_plan_without_planner_says_so(session, monkeypatch):
-    import visprog.repl as repl
+    import visprog.api
 
-    def none():
+    def none(planner=None, **options):
         raise VisprogError("no planner here")
-    monkeypatch.setattr(repl, "default_planner", none)
+    monkeypatch.setattr(visprog.api, "as_planner", none)
     reply = session.handle(":plan count the squares")
     assert not reply.ok and "no planner is configured" in reply.text
 
@@ -230,12 +230,12 @@ def test_value_kinds_and_inline_escapes(tmp_path):
 
 def test_lexer_highlights_a_line():
     from pygments.token import Keyword, Name, String
-    from visprog.repl import _pygments_lexer
-    tokens = list(_pygments_lexer()().get_tokens("BOX0=Loc(image=IMAGE, object='dog')"))
+    from visprog.repl.highlight import program_lexer
+    tokens = list(program_lexer()().get_tokens("BOX0=Loc(image=IMAGE, object='dog')"))
     kinds = {text: kind for kind, text in tokens}
     assert kinds["BOX0"] in Name.Variable and kinds["Loc"] in Name.Function
     assert kinds["image"] in Name.Attribute and kinds["'dog'"] in String
-    assert list(_pygments_lexer()().get_tokens(":save x"))[0][0] in Keyword
+    assert list(program_lexer()().get_tokens(":save x"))[0][0] in Keyword
 
 
 def test_plan_with_an_llm_planner_over_a_fake_chat_model(session):

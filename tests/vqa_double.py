@@ -1,13 +1,15 @@
-"""A test double for Vqa, loaded as a plugin: `visprog --plugin tests/vqa_double.py exec ...`.
+"""A test double for Vqa: backend "double", which counts red squares.
 
 Images for it are drawn with `square_image(n)`: n red 10x10 squares. It answers
 "How many ...?" with the number of red squares and "Is there ...?" with yes/no.
+
+Importing this module changes no registry: tests call `with_double(registry.copy())`
+for a registry of their own. As a CLI plugin (`visprog --plugin tests/vqa_double_plugin.py
+exec ...`) it is added to that process's default registry.
 """
 
 import numpy as np
 from PIL import Image
-
-from visprog.tools import registry
 
 
 def square_image(n: int, size: int = 128) -> Image.Image:
@@ -33,5 +35,9 @@ def _answer(calls, ctx):
     return answers
 
 
-if "double" not in registry.lookup("Vqa").backends:
-    registry.lookup("Vqa").backend("double", description="test double: counts red squares")(_answer)
+def with_double(registry):
+    """`registry` with Vqa backend "double" attached (once); pass a copy, not the default."""
+    vqa = registry.lookup("Vqa")
+    if "double" not in vqa.backends:
+        vqa.backend("double", description="test double: counts red squares")(_answer)
+    return registry

@@ -1,4 +1,9 @@
-"""The `visprog` command line."""
+"""The `visprog` command line.
+
+Any VisprogError ends the command with one line on stderr (`error: ...`) and exit
+status 2; `--debug` (or VISPROG_DEBUG=1) prints the traceback instead. A reader that
+closes the pipe early (`visprog tools | head -1`) ends the command quietly.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import VisprogError
+from .errors import ProgramError, VisprogError
 
 
 # Modules that add their own subcommands (`data`, `run`, `repl`, `docs`) with
@@ -42,37 +48,6 @@ def parse_images(pairs: list[str]) -> dict[str, str]:
     return images
 
 
-def parse_backend(values: list[str]) -> Optional[Any]:
-    """`--backend oracle` picks one name for all tools; `--backend Loc=pretrained` per tool."""
-    if not values:
-        return None
-    per_tool = dict(v.split("=", 1) for v in values if "=" in v)
-    plain = [v for v in values if "=" not in v]
-    if plain and per_tool:
-        raise VisprogError("use either --backend NAME or --backend TOOL=NAME, not both")
-    if len(plain) > 1:
-        raise VisprogError("give one --backend NAME (or several TOOL=NAME)")
-    return plain[0] if plain else per_tool
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-friendly view of a step value (images by size, objects as dicts)."""
-    from PIL import Image
-    from .values import Objects, Points
-    if isinstance(value, Image.Image):
-        return {"image": [value.width, value.height]}
-    if isinstance(value, Objects):
-        return [{"box": [round(v, 1) for v in o.box], "label": o.label, "score": round(o.score, 4)}
-                for o in value]
-    if isinstance(value, Points):
-        return [[round(x, 1), round(y, 1)] for x, y in value]
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -81,11 +56,9 @@ def _read(path: str) -> str:
 
 
 def print_result(result, args) -> None:
+    from .values import jsonable
     if args.json:
-        print(json.dumps({"value": jsonable(result.value), "steps": [
-            {"line": s.line, "output": s.output, "module": s.module, "backend": s.backend,
-             "seconds": round(s.seconds, 4), "value": jsonable(s.value), "notes": s.notes}
-            for s in result.trace]}, indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     else:
         print(jsonable(result.value) if not isinstance(result.value, str) else result.value)
     if args.html:
@@ -96,7 +69,7 @@ def print_result(result, args) -> None:
 def cmd_exec(args) -> int:
     from .interpreter import execute
     result = execute(_read(args.program), parse_images(args.images),
-                     backend=parse_backend(args.backend))
+                     backend=backend_choice(args.backend))
     print_result(result, args)
     return 0
 
@@ -112,11 +85,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_tools(args) -> int:
-    from .tools import registry
-    for tool in registry:
+    from .resolver import policy_order
+    from .tools import default_registry
+    for tool in default_registry():
         if args.verbose:
-            backends = ", ".join(f"{b}{' (default)' if b == tool.default_backend else ''}"
-                                 for b in tool.backends) or "none yet"
+            backends = ", ".join(f"{b.name} ({b.kind})" for b in policy_order(tool)) or "none yet"
             print(f"{tool.describe()}\n    Aliases: {', '.join(tool.aliases) or '-'}\n"
                   f"    Backends: {backends}\n")
         else:
@@ -124,21 +97,63 @@ def cmd_tools(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="visprog", description=__doc__)
-    parser.add_argument("--plugin", action="append", default=[],
-                        help="import a module or .py file that registers tools/backends (repeatable)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("exec", help="run a program file on named images")
-    p.add_argument("program")
-    p.add_argument("images", nargs="*", metavar="NAME=path")
+def output_options() -> argparse.ArgumentParser:
+    """--json and --html, shared by the commands that run a program (`exec`, `run`)."""
+    p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--json", action="store_true", help="print the value and trace as JSON")
     p.add_argument("--html", metavar="FILE", help="write the rationale page here")
-    p.add_argument("--backend", action="append", default=[], metavar="NAME|TOOL=NAME")
+    return p
+
+
+def backend_options() -> argparse.ArgumentParser:
+    """--backend, shared by the commands that run a program (`exec`, `run`)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--backend", action="append", default=[], metavar="NAME|TOOL=NAME",
+                   help="oracle, iconworld, pretrained, ... for every tool, or TOOL=NAME for "
+                        "one (repeatable; also VISPROG_BACKEND); default: per tool, the builtin, "
+                        "else the in-repo model, else pretrained weights, else the oracle on "
+                        "icon-world images")
+    return p
+
+
+def debug_option() -> argparse.ArgumentParser:
+    """--debug after the command name too (`visprog run ... --debug`)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the traceback of an error")
+    return p
+
+
+def run_options() -> list[argparse.ArgumentParser]:
+    """The parents of a command that runs a program: output, backend and debug options."""
+    return [output_options(), backend_options(), debug_option()]
+
+
+def backend_choice(values: list[str]) -> Optional[Any]:
+    """The backend choice of --backend values; None when none was given (VISPROG_BACKEND, else
+    the default policy)."""
+    from .resolver import parse_choice
+    return parse_choice(values, source="--backend") if values else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visprog", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plugin", action="append", default=[],
+                        help="import a module or .py file that registers tools/backends (repeatable)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also VISPROG_DEBUG=1)")
+    parser.add_argument("--threads", type=int, metavar="N", default=_env_threads(),
+                        help="torch CPU threads (default: VISPROG_THREADS, else torch's choice)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("exec", help="run a program file on named images", parents=run_options())
+    p.add_argument("program")
+    p.add_argument("images", nargs="*", metavar="NAME=path")
     p.set_defaults(func=cmd_exec)
 
-    p = sub.add_parser("check", help="check a program file without running it")
+    p = sub.add_parser("check", help="check a program file without running it",
+                       parents=[debug_option()])
     p.add_argument("program")
     p.set_defaults(func=cmd_check)
 
@@ -155,16 +170,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def one_line(exc: VisprogError) -> str:
+    """An error as one line: a parse error with its place, a list (diagnostics, attempts)
+    joined with '; ' and cut at 400 characters."""
+    if isinstance(exc, ProgramError) and exc.line:
+        return f"line {exc.line}, column {exc.column}: {exc.message}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
+    return text if len(text) <= 400 else text[:400].rstrip() + "... (--debug shows all)"
+
+
+def _env_threads() -> Optional[int]:
+    value = os.environ.get("VISPROG_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise VisprogError(f"VISPROG_THREADS={value!r}: expected a positive whole number")
+    return int(value)
+
+
+def _set_threads(n: Optional[int]) -> None:
+    """Library code leaves torch's thread count alone; the command line sets it when asked."""
+    if n is None:
+        return
+    if n < 1:
+        raise VisprogError(f"--threads {n}: expected a positive whole number")
+    import torch
+    torch.set_num_threads(n)
+
+
+def _debugging(argv: Optional[list[str]]) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--debug" in args or os.environ.get("VISPROG_DEBUG", "") not in ("", "0")
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: send what is left of stdout nowhere, so exiting flushes quietly."""
     try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    debug = _debugging(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         for spec in args.plugin:
             _load_plugin(spec)
-        return args.func(args)
+        _set_threads(args.threads)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except VisprogError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader had enough (`visprog tools | head -1`): not an error
+        _quiet_stdout()
+        return 0
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

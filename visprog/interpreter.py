@@ -17,6 +17,7 @@ from .errors import CheckError, EvalError, ImageError, ToolError, ToolUnavailabl
 from .images import load_image
 from .program import Program, Step, Var, parse
 from .registry import Backend, ImageCache, Registry, Tool, ToolContext
+from .resolver import Resolved, current_choice, resolve_tool
 
 
 def _located(exc: VisprogError, where: str) -> VisprogError:
@@ -38,12 +39,13 @@ class StepTrace:
     backend: str
     seconds: float
     notes: list[str] = field(default_factory=list)
+    backend_reason: str = ""  # why the policy chose this backend (visprog/resolver.py)
 
     @classmethod
     def of(cls, call: "Call", value: Any, seconds: float, notes: list[str]) -> "StepTrace":
         shown = {k: v for k, v in call.args.items() if k != "variables"}
         return cls(call.step.line, call.step.text or str(call.step), call.step.output,
-                   call.tool.name, shown, value, call.backend.name, seconds, notes)
+                   call.tool.name, shown, value, call.backend.name, seconds, notes, call.reason)
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Call:
     tool: Tool
     backend: Backend
     args: dict[str, Any]
+    reason: str = ""
 
 
 class Result:
@@ -66,6 +69,14 @@ class Result:
         self.trace = trace
         self.inputs = inputs
         self.variables = variables
+
+    def to_json(self) -> dict:
+        """The value and every step (its backend and why it was chosen) as JSON-ready data."""
+        from .values import jsonable
+        return {"value": jsonable(self.value), "steps": [
+            {"line": s.line, "output": s.output, "module": s.module, "backend": s.backend,
+             "backend_reason": s.backend_reason, "seconds": round(s.seconds, 4),
+             "value": jsonable(s.value), "notes": s.notes} for s in self.trace]}
 
     def html(self, title: str = "visprog rationale") -> str:
         """One self-contained HTML page showing every step."""
@@ -80,22 +91,24 @@ class Result:
 
 
 class Execution:
-    """One program being run: state, trace and the next call."""
+    """One program being run: state, trace and the next call. Every step's backend is chosen
+    (`visprog.resolver`) before the first step runs."""
 
     def __init__(self, program: Union[Program, str], images: Mapping[str, Any], *,
                  registry: Optional[Registry] = None,
                  backend: Union[None, str, dict[str, str]] = None):
         if registry is None:
-            from .tools import registry
+            from .tools import default_registry
+            registry = default_registry()
         self.registry = registry
         self.program = parse(program) if isinstance(program, str) else program
         problems = [d for d in check(self.program, registry, inputs=images.keys())
                     if d.severity == "error"]
         if problems:
             raise CheckError(problems)
-        self.inputs = {name: load_image(source, name) for name, source in images.items()}
+        self.inputs = load_images(images)
         self.variables: dict[str, Any] = dict(self.inputs)
-        self.backend_choice = backend
+        self.backends = resolve_steps(self.program.steps, registry, self.inputs, backend)
         self.trace: list[StepTrace] = []
         self.cache = ImageCache()
         self._index = 0
@@ -106,7 +119,7 @@ class Execution:
         if self._index >= len(self.program.steps):
             return None
         return make_call(self.program.steps[self._index], self.registry, self.variables,
-                         self.backend_choice)
+                         self.backends)
 
     def complete(self, call: Call, value: Any, seconds: float, notes: list[str]) -> None:
         self.variables[call.step.output] = value
@@ -121,20 +134,39 @@ class Execution:
         return Result(value, self.program, self.trace, self.inputs, self.variables)
 
 
+def load_images(images: Mapping[str, Any]) -> dict[str, Any]:
+    """Each named image loaded (paths, bytes, arrays, PIL images); ImageError names the bad one."""
+    return {name: load_image(source, name) for name, source in images.items()}
+
+
+def resolve_steps(steps, registry: Registry, inputs: Mapping[str, Any],
+                  backend: Union[None, str, dict[str, str]] = None) -> dict[str, Resolved]:
+    """The backend of every tool the steps use; ToolUnavailable names the first step that
+    has none."""
+    choice, source = current_choice(backend, registry)
+    chosen = {}
+    for step in steps:
+        tool = registry.lookup(step.module)
+        if tool.name not in chosen:
+            try:
+                chosen[tool.name] = resolve_tool(tool, inputs, choice, source)
+            except ToolUnavailable as exc:
+                raise _located(exc, f"line {step.line}") from None
+    return chosen
+
+
 def make_call(step: Step, registry: Registry, variables: Mapping[str, Any],
-              backend: Union[None, str, dict[str, str]] = None) -> Call:
-    """The call for a checked step: argument values looked up in `variables`, defaults filled."""
+              backends: Mapping[str, Resolved]) -> Call:
+    """The call for a checked step: argument values looked up in `variables`, defaults filled,
+    the backend `backends` chose for its tool."""
     tool = registry.lookup(step.module)
     args = {p.name: p.default for p in tool.params if not p.required}
     for arg in step.args:
         args[arg.name] = _value(arg.value, variables)
     if tool.reads_variables:
         args["variables"] = variables
-    try:
-        chosen = tool.resolve_backend(backend)
-    except VisprogError as exc:
-        raise _located(exc, f"line {step.line}") from None
-    return Call(step, tool, chosen, args)
+    chosen = backends[tool.name]
+    return Call(step, tool, chosen.backend, args, chosen.reason)
 
 
 def _value(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -151,7 +183,7 @@ def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[lis
     first = calls[0]
     start = time.perf_counter()
     try:
-        outputs = first.backend.run([c.args for c in calls], ctx)
+        outputs = first.backend([c.args for c in calls], ctx)
     except VisprogError as exc:
         raise _located(exc, f"line {first.step.line} ({first.tool.name})") from exc
     except Exception as exc:  # a tool failing on user data must not crash the caller
@@ -163,6 +195,17 @@ def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[lis
                         f"{type(outputs).__name__} instead of one output per call")
     notes = [ctx.notes.get(i, []) for i in range(len(calls))]
     return outputs, notes, seconds
+
+
+def run_step(step: Step, variables: Mapping[str, Any], inputs: Mapping[str, Any], *,
+             registry: Registry, backend: Union[None, str, dict[str, str]] = None,
+             cache: Optional[ImageCache] = None) -> StepTrace:
+    """Run one checked step against `variables` (left unchanged) and return its trace entry:
+    `execute` one line at a time, as the REPL runs what is typed. Raises what `execute`
+    raises, naming the step's line."""
+    call = make_call(step, registry, variables, resolve_steps([step], registry, inputs, backend))
+    outputs, notes, seconds = run_calls([call], cache if cache is not None else ImageCache())
+    return StepTrace.of(call, outputs[0], seconds, notes[0])
 
 
 def execute(program: Union[Program, str], images: Mapping[str, Any], *,

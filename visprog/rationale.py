@@ -78,8 +78,8 @@ def render_html(result, title: str) -> str:
         notes = "".join(f"<div class='notes'>{escape(n)}</div>" for n in step.notes)
         parts.append(
             f"<div class='step'><div class='src'>{step.line}: {escape(step.source)}</div>"
-            f"<div class='meta'>{escape(step.module)} · backend {escape(step.backend)} · "
-            f"{step.seconds * 1000:.1f} ms</div><div class='body'><table>{rows}</table>"
+            f"<div class='meta'>{escape(step.module)} · backend {escape(step.backend)} "
+            f"({escape(step.backend_reason)}) · {step.seconds * 1000:.1f} ms</div><div class='body'><table>{rows}</table>"
             f"<div><b>{escape(step.output)}</b> = {render_value(step.value, context)}</div></div>"
             f"{notes}</div>")
     parts.append(f"<div class='step final'>Result: {render_value(result.value)}</div></body></html>")

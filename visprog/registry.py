@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
-import os
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from PIL import Image as _PILImage
 
-from .errors import ToolUnavailable
 from .values import Objects, Points
 
 Image = _PILImage.Image
@@ -53,6 +52,15 @@ def kinds_of(annotation) -> frozenset[str]:
     raise TypeError(f"unsupported annotation in a tool declaration: {annotation!r}")
 
 
+def value_kind(value: Any) -> str:
+    """The kind name of a runtime value (what the checker calls the kind a step produces)."""
+    if isinstance(value, _PILImage.Image):
+        return "Image"
+    if isinstance(value, list) and not isinstance(value, (Objects, Points)):
+        return "list[str]" if all(isinstance(v, str) for v in value) else "list"
+    return _KIND_OF.get(type(value), "any")
+
+
 def kind_name(kinds: frozenset[str]) -> str:
     return " | ".join(sorted(kinds))
 
@@ -72,13 +80,47 @@ class Param:
         return text if self.required else f"{text} = {self.default!r}"
 
 
+# How a backend comes to run a tool, in the order the default policy tries them
+# (visprog/resolver.py): model-free code, an in-repo model whose weights ship, real
+# weights a user pointed an environment variable at, a backend someone registered,
+# and last the icon world's annotations.
+KINDS = ("builtin", "model", "pretrained", "custom", "oracle")
+
+
+def _nothing_missing() -> Optional[str]:
+    return None
+
+
 @dataclass
 class Backend:
+    """One implementation of a tool. `run` is a batch function or a "module:function" reference
+    imported on first use, so attaching a backend imports none of what it needs."""
+
     name: str
-    run: Batch
+    run: Union[Batch, str]
     description: str = ""
-    # Returns None when usable, else what is missing (package, weights, ...).
-    missing: Callable[[], Optional[str]] = lambda: None
+    # Returns None when usable, else what is missing (package, weights, ...); may be a
+    # "module:function" reference too.
+    missing: Union[Callable[[], Optional[str]], str] = _nothing_missing
+    kind: str = "custom"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"backend kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    def problem(self) -> Optional[str]:
+        """What keeps this backend from running, or None."""
+        return _imported(self.missing)()
+
+    def __call__(self, calls: list[dict], ctx: "ToolContext") -> list:
+        return _imported(self.run)(calls, ctx)
+
+
+def _imported(target: Union[Callable, str]) -> Callable:
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 @dataclass
@@ -90,6 +132,7 @@ class Tool:
     example: str
     aliases: tuple[str, ...] = ()
     backends: dict[str, Backend] = field(default_factory=dict)
+    # A backend named with `default=True` is tried before the policy's order (visprog/resolver.py).
     default_backend: Optional[str] = None
     # Keyword-only parameters of the declaration are filled by the interpreter, not the
     # program: `variables` receives the program's variables (Eval binds its {VAR}s from it).
@@ -110,38 +153,19 @@ class Tool:
         """The module documentation given to planners and printed by `visprog tools`."""
         return f"{self.signature()}\n    {inspect.cleandoc(self.doc)}\n    Example: {self.example}"
 
+    def add_backend(self, backend: Backend, *, default: bool = False) -> None:
+        self.backends[backend.name] = backend
+        if default:
+            self.default_backend = backend.name
+
     def backend(self, name: str, *, default: bool = False, description: str = "",
-                missing: Optional[Callable[[], Optional[str]]] = None):
+                missing: Optional[Callable[[], Optional[str]]] = None, kind: str = "custom"):
         """Decorator that attaches a batch implementation `fn(calls, ctx) -> outputs`."""
         def attach(fn: Batch) -> Batch:
-            self.backends[name] = Backend(name, fn, description or (fn.__doc__ or "").strip(),
-                                          missing or (lambda: None))
-            if default or self.default_backend is None:
-                self.default_backend = name
+            self.add_backend(Backend(name, fn, description or (fn.__doc__ or "").strip(),
+                                     missing or _nothing_missing, kind), default=default)
             return fn
         return attach
-
-    def resolve_backend(self, choice: Union[None, str, dict] = None) -> Backend:
-        """Pick the backend for this tool: per-tool dict entry, then a global name, then the default."""
-        wanted = None
-        if isinstance(choice, dict):
-            wanted = choice.get(self.name)
-        elif isinstance(choice, str):
-            wanted = choice if choice in self.backends else None
-        if wanted is None:
-            env = os.environ.get("VISPROG_BACKEND")
-            wanted = env if env in self.backends else self.default_backend
-        if wanted is None:
-            raise ToolUnavailable(f"{self.name} has no backend installed yet; "
-                                  f"register one with @{self.name}.backend(...)")
-        backend = self.backends.get(wanted)
-        if backend is None:
-            raise ToolUnavailable(f"{self.name} has no backend named {wanted!r}; "
-                                  f"available: {', '.join(self.backends) or 'none'}")
-        problem = backend.missing()
-        if problem:
-            raise ToolUnavailable(f"{self.name} (backend {wanted!r}) cannot run: {problem}")
-        return backend
 
 
 def per_call(fn: Callable) -> Batch:
@@ -152,32 +176,50 @@ def per_call(fn: Callable) -> Batch:
     return run
 
 
+def declare(*, example: str, aliases: tuple[str, ...] = ()):
+    """Decorator: a Tool from a typed signature and docstring (the body is not used)."""
+    def wrap(fn: Callable) -> Tool:
+        hints = typing.get_type_hints(fn)
+        signature = inspect.signature(fn).parameters.values()
+        params = tuple(Param(p.name, kinds_of(hints[p.name]), p.default)
+                       for p in signature if p.kind is not p.KEYWORD_ONLY)
+        context = {p.name for p in signature if p.kind is p.KEYWORD_ONLY}
+        if context - {"variables"}:
+            raise TypeError(f"{fn.__name__}: unknown context parameters {context - {'variables'}}")
+        return Tool(fn.__name__, params, kinds_of(hints["return"]), fn.__doc__ or "",
+                    example, tuple(aliases), reads_variables="variables" in context)
+    return wrap
+
+
+def builtin(*, example: str, aliases: tuple[str, ...] = ()):
+    """Decorator: a Tool whose body is its per-call 'builtin' implementation."""
+    def wrap(fn: Callable) -> Tool:
+        tool = declare(example=example, aliases=aliases)(fn)
+        tool.backend("builtin", description="built in, needs no model", kind="builtin")(per_call(fn))
+        return tool
+    return wrap
+
+
 class Registry:
-    def __init__(self):
+    def __init__(self, tools: Iterable[Tool] = ()):
         self.tools: dict[str, Tool] = {}
         self._names: dict[str, str] = {}  # lower-case name or alias -> canonical name
+        for tool in tools:
+            self.add(tool)
 
     def declare(self, *, example: str, aliases: tuple[str, ...] = ()):
-        """Decorator: declare a tool from a typed signature and docstring (body unused)."""
+        """Decorator: declare a tool into this registry (see `declare`)."""
         def wrap(fn: Callable) -> Tool:
-            hints = typing.get_type_hints(fn)
-            signature = inspect.signature(fn).parameters.values()
-            params = tuple(Param(p.name, kinds_of(hints[p.name]), p.default)
-                           for p in signature if p.kind is not p.KEYWORD_ONLY)
-            context = {p.name for p in signature if p.kind is p.KEYWORD_ONLY}
-            if context - {"variables"}:
-                raise TypeError(f"{fn.__name__}: unknown context parameters {context - {'variables'}}")
-            tool = Tool(fn.__name__, params, kinds_of(hints["return"]), fn.__doc__ or "",
-                        example, tuple(aliases), reads_variables="variables" in context)
+            tool = declare(example=example, aliases=aliases)(fn)
             self.add(tool)
             return tool
         return wrap
 
     def tool(self, *, example: str, aliases: tuple[str, ...] = ()):
-        """Decorator: declare a tool whose body is its per-call 'builtin' implementation."""
+        """Decorator: declare a tool with its builtin implementation into this registry."""
         def wrap(fn: Callable) -> Tool:
-            tool = self.declare(example=example, aliases=aliases)(fn)
-            tool.backend("builtin", description="built in, needs no model")(per_call(fn))
+            tool = builtin(example=example, aliases=aliases)(fn)
+            self.add(tool)
             return tool
         return wrap
 
@@ -207,10 +249,7 @@ class Registry:
 
     def copy(self) -> "Registry":
         """An independent registry (tools and backend tables copied), e.g. for test doubles."""
-        new = Registry()
-        for tool in self:
-            new.add(dataclasses.replace(tool, backends=dict(tool.backends)))
-        return new
+        return Registry(dataclasses.replace(tool, backends=dict(tool.backends)) for tool in self)
 
     @property
     def version(self) -> str:

@@ -69,3 +69,19 @@ def crop_image(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Imag
     out = image.crop(box)  # Pillow copies image.info into the crop
     out.info[FRAME_KEY] = (x0 + box[0] * scale, y0 + box[1] * scale, scale)
     return out
+
+
+def jsonable(value):
+    """A JSON-friendly view of a step value (images by size, objects as dicts)."""
+    if isinstance(value, Image.Image):
+        return {"image": [value.width, value.height]}
+    if isinstance(value, Objects):
+        return [{"box": [round(v, 1) for v in o.box], "label": o.label, "score": round(o.score, 4)}
+                for o in value]
+    if isinstance(value, Points):
+        return [[round(x, 1), round(y, 1)] for x, y in value]
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)

@@ -1,17 +1,70 @@
-"""Tool backends that need models or annotations. Importing a module attaches its backends:
+"""Every backend of the model tools, as data: which tool, which name, what kind, where the code
+is and what it needs. `attach(registry)` adds them to a registry; nothing here imports a
+model, a model's module or the icon world: a backend's code is imported when a step first
+runs it, and its `missing` check when the policy (`visprog.resolver`) first asks.
 
-- `visprog.backends.iconworld`: the in-repo CLIP and detector (defaults for Loc, FaceDet,
-  Classify, Select, List), trained on the icon world (`visprog/models/`).
-- `visprog.backends.vqa`: the in-repo LLaVA-style model (defaults for Vqa and Point).
-- `visprog.backends.pretrained`: real open_clip / OWL-ViT weights from local folders
-  (`VISPROG_OPENCLIP=name:path`, `VISPROG_OWLVIT=dir`), on CUDA when present; real LLaVA
-  (`Vqa`, `VISPROG_LLAVA=dir`) and Molmo2 (`Point`, `VISPROG_MOLMO=dir`) weights are the
-  `pretrained` backends in `visprog.backends.vqa`.
-- `visprog.iconworld.oracle`: answers from icon-world scene annotations (never a default;
-  pick it with `backend="oracle"`).
-
-All are cheap to import: torch and the models load on first use.
+- `iconworld` (kind 'model'): the in-repo models trained on the icon world
+  (`visprog/models/`, weights in `visprog/weights/`): `visprog.backends.iconworld` (CLIP and
+  the detector) and `visprog.backends.vqa` (the LLaVA-style model).
+- `pretrained`: real weights from local files named by an environment variable
+  (`visprog.backends.pretrained`: open_clip and OWL-ViT; `visprog.backends.vqa`: LLaVA
+  and Molmo2), on CUDA when present.
+- `oracle`: exact answers from the scene annotations icon-world images carry
+  (`visprog.iconworld.oracle`).
 """
 
-from . import iconworld, pretrained, vqa  # noqa: F401  (importing registers the backends)
-from ..iconworld import oracle  # noqa: F401
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..registry import Backend, Registry
+
+# (tool, name, kind, code, missing, description)
+BACKENDS = [
+    ("Loc", "iconworld", "model", "visprog.backends.iconworld:loc", ("clip", "detector"),
+     "in-repo open-vocabulary detector, proposals named by the in-repo CLIP"),
+    ("FaceDet", "iconworld", "model", "visprog.backends.iconworld:facedet", ("clip", "detector"),
+     "in-repo detector, query 'person' (glyphs are heads)"),
+    ("Classify", "iconworld", "model", "visprog.backends.iconworld:classify", ("clip",),
+     "in-repo CLIP on each object's crop"),
+    ("Select", "iconworld", "model", "visprog.backends.iconworld:select", ("clip",),
+     "in-repo CLIP on each object's crop (+ pixel colour)"),
+    ("List", "iconworld", "model", "visprog.backends.iconworld:list_", (),
+     "offline knowledge lists matched by MiniLM similarity"),
+    ("Vqa", "iconworld", "model", "visprog.backends.vqa:vqa", ("llava",),
+     "the in-repo LLaVA-style model; counts by pointing"),
+    ("Point", "iconworld", "model", "visprog.backends.vqa:point", ("llava",),
+     "the in-repo LLaVA-style model, Molmo-style pointing"),
+    ("Loc", "pretrained", "pretrained", "visprog.backends.pretrained:loc",
+     "visprog.backends.pretrained:owlvit_missing", "real OWL-ViT weights (VISPROG_OWLVIT=dir)"),
+    ("FaceDet", "pretrained", "pretrained", "visprog.backends.pretrained:facedet",
+     "visprog.backends.pretrained:owlvit_missing", "real OWL-ViT weights, query 'face'"),
+    ("Classify", "pretrained", "pretrained", "visprog.backends.pretrained:classify",
+     "visprog.backends.pretrained:openclip_missing",
+     "real open_clip weights on each crop (VISPROG_OPENCLIP=name:path)"),
+    ("Select", "pretrained", "pretrained", "visprog.backends.pretrained:select",
+     "visprog.backends.pretrained:openclip_missing",
+     "real open_clip weights on each crop (VISPROG_OPENCLIP=name:path)"),
+    ("Vqa", "pretrained", "pretrained", "visprog.backends.vqa:vqa_pretrained",
+     "visprog.backends.vqa:llava_missing", "real LLaVA weights (VISPROG_LLAVA=dir)"),
+    ("Point", "pretrained", "pretrained", "visprog.backends.vqa:point_pretrained",
+     "visprog.backends.vqa:molmo_missing", "real Molmo2 weights (VISPROG_MOLMO=dir)"),
+    *((tool, "oracle", "oracle", f"visprog.iconworld.oracle:batch_{tool.lower()}", (),
+       "exact answers from icon-world scene annotations (icon-world images only)")
+      for tool in ("Loc", "FaceDet", "Seg", "Select", "Classify", "Vqa", "Replace", "List", "Point")),
+]
+
+
+def weights_missing(names: tuple[str, ...]) -> Callable[[], Optional[str]]:
+    """The check of a 'model' backend: the in-repo weights it loads are where they belong."""
+    def missing() -> Optional[str]:
+        from ..models.weights import missing as weights_missing_for
+        return next(filter(None, (weights_missing_for(name) for name in names)), None)
+    return missing
+
+
+def attach(registry: Registry) -> None:
+    """Add every backend above to the registry's tools of those names."""
+    for tool, name, kind, code, needs, description in BACKENDS:
+        missing = needs if isinstance(needs, str) else weights_missing(needs)
+        registry.lookup(tool).add_backend(Backend(name, code, description, missing, kind))

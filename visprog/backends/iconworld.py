@@ -36,7 +36,6 @@ from typing import Optional
 
 from ..errors import ToolError
 from ..registry import image_cache
-from ..tools import registry
 from ..tools.vision import with_side_boxes
 from ..values import Obj, Objects, crop_image
 
@@ -53,14 +52,10 @@ def alternatives(text) -> list[str]:
     return [t.strip() for t in str(text or "").split(",") if t.strip()]
 
 
-def _missing() -> Optional[str]:
-    from ..models import weights_path
-    import os
-    for name in ("clip", "detector"):
-        if not os.path.exists(weights_path(name)):
-            return (f"the in-repo {name} weights are missing ({weights_path(name)}); train them with "
-                    f"`visprog train {name}` or set VISPROG_WEIGHTS to their folder")
-    return None
+def detector_ready() -> bool:
+    """Whether the in-repo detector and CLIP weights are there (Vqa's pointing uses them too)."""
+    from ..models.weights import available
+    return available("clip") and available("detector")
 
 
 def _detector():
@@ -159,7 +154,7 @@ def pixel_color(image, box) -> Optional[str]:
     background) and black outlines; the icon world's own colour namer names the pixels."""
     import numpy as np
     from ..iconworld import catalog
-    from ..iconworld.render import color_ids
+    from ..iconworld.colors import color_ids
     names = list(catalog.COLORS)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     a = np.asarray(image.convert("RGB"))[max(0, y0):y1, max(0, x0):x1]
@@ -195,7 +190,7 @@ def find(det, clip, image, cands: dict, text: str, ctx=None) -> Objects:
     """Loc's answer: detector proposals whose crop CLIP names as something `text` denotes
     (with the colour, if `text` starts with one, read from the pixels); then NMS."""
     import torch
-    import torchvision
+    from ..models.detector import nms
     if getattr(clip, "name_prototypes", None) is None:  # weights without prototypes: detector alone
         out = []
         for alt in alternatives(text):
@@ -216,7 +211,7 @@ def find(det, clip, image, cands: dict, text: str, ctx=None) -> Objects:
         keep = torch.tensor(keep)
         boxes = cands["boxes"][keep]
         scores = (cands["objectness"][keep] * prob[keep]).sqrt()
-        for k in torchvision.ops.nms(boxes, scores, 0.5).tolist():
+        for k in nms(boxes, scores, 0.5).tolist():
             out.append(Obj(tuple(float(v) for v in boxes[k].tolist()), alt, float(scores[k])))
     out.sort(key=lambda o: (o.box[0], o.box[1]))
     return Objects(out)
@@ -229,8 +224,6 @@ def _locate(det, cands: dict, text: str, image=None, ctx=None) -> Objects:
     return find(det, _clip(), image, cands, text, ctx)
 
 
-@registry.lookup("Loc").backend(BACKEND, default=True, missing=_missing,
-                                description="in-repo open-vocabulary detector (visprog/models/detector.py)")
 @with_side_boxes
 def loc(calls: list[dict], ctx) -> list:
     det = _detector()
@@ -242,8 +235,6 @@ def loc(calls: list[dict], ctx) -> list:
     return out
 
 
-@registry.lookup("FaceDet").backend(BACKEND, default=True, missing=_missing,
-                                    description="in-repo detector, query 'person' (glyphs are heads)")
 def facedet(calls: list[dict], ctx) -> list:
     det = _detector()
     cands = candidates([c["image"] for c in calls], ctx)
@@ -309,8 +300,6 @@ def label_objects(clip, image, objects, categories: list[str]) -> list[Optional[
     return out
 
 
-@registry.lookup("Classify").backend(BACKEND, default=True, missing=_missing,
-                                     description="in-repo CLIP on each object's crop, prompt-ensembled")
 def classify(calls: list[dict], ctx) -> list:
     clip = _clip()
     out = []
@@ -339,8 +328,6 @@ def _same_kind(label: str, category: str) -> bool:
     return bool(a) and a <= b
 
 
-@registry.lookup("Select").backend(BACKEND, default=True, missing=_missing,
-                                   description="in-repo CLIP on each object's crop (+ pixel colour)")
 def select(calls: list[dict], ctx) -> list:
     clip = _clip()
     out = []
@@ -373,7 +360,7 @@ def select(calls: list[dict], ctx) -> list:
 def knowledge(query: str, limit=20) -> list[str]:
     """The names of the KNOWLEDGE entry nearest `query` (MiniLM cosine >= LIST_THRESHOLD)."""
     from ..iconworld import catalog
-    from ..models.text import minilm
+    from ..models import load as load_model
     if not isinstance(query, str) or not query.strip():
         raise ToolError("List needs a non-empty query")
     try:
@@ -388,7 +375,7 @@ def knowledge(query: str, limit=20) -> list[str]:
     if q in catalog.KNOWLEDGE:
         members = catalog.KNOWLEDGE[q]
     else:
-        m = minilm()
+        m = load_model("minilm")
         sims = (m.sentences([q]) @ m.sentences(keys).T)[0]
         best = int(sims.argmax())
         if float(sims[best]) < LIST_THRESHOLD:
@@ -400,7 +387,5 @@ def knowledge(query: str, limit=20) -> list[str]:
     return list(members)[:limit] if limit > 0 else []
 
 
-@registry.lookup("List").backend(BACKEND, default=True,
-                                 description="offline knowledge lists matched by MiniLM similarity")
 def list_(calls: list[dict], ctx) -> list:
     return [knowledge(c["query"], c.get("max", 20)) for c in calls]

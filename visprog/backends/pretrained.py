@@ -16,10 +16,8 @@ open_clip nor transformers.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Optional
 
-from ..tools import registry
 from ..values import Obj, Objects
 from ..tools.vision import with_side_boxes
 from .device import best_device
@@ -32,8 +30,6 @@ TEMPLATES = ("a photo of a {}.", "a photo of the {}.", "an image of a {}.", "a {
 LOC_THRESHOLD = 0.1
 NMS_IOU = 0.5
 
-_lock = threading.RLock()
-_models: dict[tuple, object] = {}
 
 
 # ----------------------------------------------------------------------------- open_clip
@@ -47,7 +43,7 @@ def openclip_spec() -> Optional[tuple[str, str]]:
     return name.strip(), path.strip()
 
 
-def _openclip_missing() -> Optional[str]:
+def openclip_missing() -> Optional[str]:
     spec = openclip_spec()
     if spec is None:
         return (f"set {OPENCLIP_ENV}=<model name or config .json>:<local checkpoint path> "
@@ -104,12 +100,9 @@ class OpenCLIP:
 
 
 def openclip() -> OpenCLIP:
+    from ..models import shared
     name, path = openclip_spec()
-    with _lock:
-        key = ("openclip", name, path)
-        if key not in _models:
-            _models[key] = OpenCLIP(name, path)
-        return _models[key]
+    return shared(("openclip", name, path), lambda: OpenCLIP(name, path))
 
 
 def _crop_embeddings(model: OpenCLIP, calls: list[dict]):
@@ -126,8 +119,6 @@ def _crop_embeddings(model: OpenCLIP, calls: list[dict]):
     return [torch.stack(p) if p else None for p in per]
 
 
-@registry.lookup("Classify").backend(BACKEND, missing=_openclip_missing,
-                                     description=f"open_clip on each object's crop ({OPENCLIP_ENV})")
 def classify(calls: list[dict], ctx) -> list:
     model = openclip()
     out = []
@@ -143,8 +134,6 @@ def classify(calls: list[dict], ctx) -> list:
     return out
 
 
-@registry.lookup("Select").backend(BACKEND, missing=_openclip_missing,
-                                   description=f"open_clip on each object's crop ({OPENCLIP_ENV})")
 def select(calls: list[dict], ctx) -> list:
     """VisProg's Select: per query alternative, the object whose crop matches it best."""
     model = openclip()
@@ -172,7 +161,7 @@ def select(calls: list[dict], ctx) -> list:
 # ----------------------------------------------------------------------------- OWL-ViT
 
 
-def _owlvit_missing() -> Optional[str]:
+def owlvit_missing() -> Optional[str]:
     path = os.environ.get(OWLVIT_ENV, "").strip()
     if not path:
         return (f"set {OWLVIT_ENV}=<folder saved with OwlViTForObjectDetection.save_pretrained and "
@@ -222,12 +211,9 @@ class OwlViT:
 
 
 def owlvit() -> OwlViT:
+    from ..models import shared
     path = os.environ[OWLVIT_ENV].strip()
-    with _lock:
-        key = ("owlvit", path)
-        if key not in _models:
-            _models[key] = OwlViT(path)
-        return _models[key]
+    return shared(("owlvit", path), lambda: OwlViT(path))
 
 
 def _detect_calls(images, queries: list[list[str]]) -> list[Objects]:
@@ -240,16 +226,12 @@ def _detect_calls(images, queries: list[list[str]]) -> list[Objects]:
     return out
 
 
-@registry.lookup("Loc").backend(BACKEND, missing=_owlvit_missing,
-                                description=f"OWL-ViT from a local folder ({OWLVIT_ENV})")
 @with_side_boxes
 def loc(calls: list[dict], ctx) -> list:
     return _detect_calls([c["image"] for c in calls],
                          [alternatives(c["object"]) or [str(c["object"])] for c in calls])
 
 
-@registry.lookup("FaceDet").backend(BACKEND, missing=_owlvit_missing,
-                                    description=f"OWL-ViT query 'human face' ({OWLVIT_ENV})")
 def facedet(calls: list[dict], ctx) -> list:
     found = _detect_calls([c["image"] for c in calls], [["human face"] for _ in calls])
     return [Objects(o.relabel("face") for o in objs) for objs in found]

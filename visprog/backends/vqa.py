@@ -36,7 +36,6 @@ import importlib.util
 import json
 import os
 import re
-import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -44,7 +43,6 @@ from ..errors import ToolUnavailable
 from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
                         points_in_boxes)
 from ..registry import ToolContext, image_cache
-from ..tools import registry
 from ..values import Points
 from .device import best_device
 
@@ -66,9 +64,6 @@ RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points
 # only where the detector's boxes disagree with the whole image's points; 0 turns them off.
 CROP_MAX_OBJECT = 0.2
 MIN_TILED_SIDE = 128
-
-_lock = threading.RLock()
-_models: dict[str, object] = {}
 
 _NUMBERS = {w: str(i) for i, w in enumerate(
     ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -147,42 +142,28 @@ def plural_phrase(text: str) -> str:
 # ----------------------------------------------------------------------------- in-repo model
 
 
-def _missing() -> Optional[str]:
-    from ..models import weights_path
-    path = weights_path("llava")
-    if not os.path.exists(path):
-        return (f"the in-repo VQA weights are missing ({path}); train them with "
-                f"`visprog train vqa --seed 0` or set VISPROG_WEIGHTS to their folder")
-    return None
-
-
 def model():
-    """The in-repo LLaVA-style model, loaded once per process."""
-    with _lock:
-        if "llava" not in _models:
-            import torch
-            from ..models import llava, weights_path
-            if torch.get_num_threads() > 2:
-                torch.set_num_threads(2)
-            _models["llava"] = llava.load(weights_path("llava"))
-        return _models["llava"]
+    """The in-repo LLaVA-style model (`visprog.models.load`)."""
+    from ..models import load
+    return load("llava")
 
 
 def shares_tower() -> bool:
     """Is the VQA model's frozen tower the detector's (same weights, same input size)? Then an
     image's tower pass serves Loc, the count gate and Vqa alike (`iconworld.tower_maps`)."""
+    from ..models import shared
+    from . import iconworld
     m = model()
-    with _lock:
-        if "_visprog_shares_tower" not in m.__dict__:  # per loaded model
-            from . import iconworld
-            shared = False
-            if iconworld._missing() is None:
-                det = iconworld._detector()
-                mine, theirs = m.tower.state_dict(), det.tower.state_dict()
-                shared = (m.config.image_size == det.config.image_size and mine.keys() == theirs.keys()
-                          and all(mine[k].equal(theirs[k]) for k in mine))
-            m.__dict__["_visprog_shares_tower"] = shared
-        return m.__dict__["_visprog_shares_tower"]
+
+    def compare() -> bool:
+        if not iconworld.detector_ready():
+            return False
+        det = iconworld._detector()
+        mine, theirs = m.tower.state_dict(), det.tower.state_dict()
+        return (m.config.image_size == det.config.image_size and mine.keys() == theirs.keys()
+                and all(mine[k].equal(theirs[k]) for k in mine))
+    return shared(("shares_tower", id(m), id(iconworld._detector()) if iconworld.detector_ready()
+                   else None), compare)
 
 
 def features(images, ctx):
@@ -215,9 +196,6 @@ def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
     return model().answer_grounded(None, prompts, feats=feats, image_of=image_of)
 
 
-@registry.lookup("Vqa").backend(BACKEND, default=True, missing=_missing,
-                                description="the in-repo LLaVA-style model (visprog/models/llava.py); "
-                                            "counts by pointing")
 def vqa(calls: list[dict], ctx) -> list[str]:
     images = [c["image"] for c in calls]
     questions = [str(c["question"]).strip() for c in calls]
@@ -249,10 +227,6 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     return out
 
 
-@registry.lookup("Point").backend(BACKEND, default=True, missing=_missing,
-                                  description="the in-repo LLaVA-style model, Molmo-style pointing "
-                                              "(on overlapping crops where the detector's boxes "
-                                              "do not confirm the points)")
 def point(calls: list[dict], ctx) -> list[Points]:
     found = point_on_crops([(c["image"], plural_phrase(str(c["object"]))) for c in calls], ctx)
     out = []
@@ -267,7 +241,7 @@ def zoomable(asks: list[tuple[object, str]], ctx) -> list[Optional[list]]:
     at on crops, else None. The in-repo detector (Loc's iconworld backend) must find some,
     none over CROP_MAX_OBJECT of the side, in an image at least MIN_TILED_SIDE pixels."""
     from . import iconworld
-    if CROP_MAX_OBJECT <= 0 or iconworld._missing() is not None:
+    if CROP_MAX_OBJECT <= 0 or not iconworld.detector_ready():
         return [None] * len(asks)
     found = iconworld.loc([{"image": im, "object": phrase} for im, phrase in asks],
                           ToolContext(ctx.cache))  # its notes are not this step's
@@ -476,18 +450,18 @@ class PretrainedMolmo(PretrainedVLM):
 def pretrained(cls: type[PretrainedVLM]) -> PretrainedVLM:
     """The model in the folder `cls.checkpoint.env` names, loaded once per process and folder.
     A folder that passed `checkpoint_missing` but does not load raises ToolUnavailable."""
+    from ..models import shared
     ck = cls.checkpoint
     path = os.environ[ck.env].strip()
-    with _lock:
-        key = f"pretrained:{ck.model_type}:{path}"
-        if key not in _models:
-            try:
-                _models[key] = cls(path)
-            except Exception as exc:  # a broken or partial folder: say which variable to fix
-                raise ToolUnavailable(f"{ck.env}={path!r} does not load as a {ck.name} checkpoint "
-                                      f"({ck.model_class} + AutoProcessor, e.g. {ck.example}): "
-                                      f"{type(exc).__name__}: {exc}") from exc
-        return _models[key]
+
+    def make() -> PretrainedVLM:
+        try:
+            return cls(path)
+        except Exception as exc:  # a broken or partial folder: say which variable to fix
+            raise ToolUnavailable(f"{ck.env}={path!r} does not load as a {ck.name} checkpoint "
+                                  f"({ck.model_class} + AutoProcessor, e.g. {ck.example}): "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    return shared(("pretrained", ck.model_type, path), make)
 
 
 def pretrained_llava() -> PretrainedLlava:
@@ -498,12 +472,18 @@ def pretrained_molmo() -> PretrainedMolmo:
     return pretrained(PretrainedMolmo)
 
 
+def llava_missing() -> Optional[str]:
+    return checkpoint_missing(LLAVA)
+
+
+def molmo_missing() -> Optional[str]:
+    return checkpoint_missing(MOLMO)
+
+
 def _folder(ck: Checkpoint) -> str:
     return os.path.basename(os.environ.get(ck.env, "").rstrip("/"))
 
 
-@registry.lookup("Vqa").backend(PRETRAINED, missing=lambda: checkpoint_missing(LLAVA),
-                                description=f"real LLaVA weights from a local folder ({LLAVA_ENV}=dir)")
 def vqa_pretrained(calls: list[dict], ctx) -> list[str]:
     m = pretrained_llava()
     replies = m.answer([c["image"] for c in calls], [str(c["question"]) for c in calls])
@@ -514,8 +494,6 @@ def vqa_pretrained(calls: list[dict], ctx) -> list[str]:
     return out
 
 
-@registry.lookup("Point").backend(PRETRAINED, missing=lambda: checkpoint_missing(MOLMO),
-                                  description=f"real Molmo2 weights from a local folder ({MOLMO_ENV}=dir)")
 def point_pretrained(calls: list[dict], ctx) -> list[Points]:
     images = [c["image"] for c in calls]
     replies = pretrained_molmo().point(images, [plural_phrase(str(c["object"])) for c in calls])

@@ -3,7 +3,7 @@
 `catalog` holds what can appear (categories, characters, groupings, colours) and
 `resolve(word)`, which says what a word denotes; `render` draws scenes and
 annotates them (`render`, `random_scene`, `sample_placements`, `save_png`,
-`scene_of`). Tasks, datasets and the oracle backend build on these.
+`scene_of`); `colors` names the colour of pixels. Tasks, datasets and the oracle backend build on these.
 """
 
 from .catalog import (CATEGORIES, CHARACTERS, COLORS, KNOWLEDGE, SUPERCATEGORIES, Category,

@@ -1,6 +1,5 @@
 """The oracle backend: tools answered exactly from the icon world's scene annotations.
 
-    import visprog.iconworld.oracle          # registers backend 'oracle' (never the default)
     visprog.execute(program, {"IMAGE": "scene.png"}, backend="oracle")
 
 Every icon-world image carries its scene (objects, masks, colours, sizes) in the
@@ -21,7 +20,6 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ToolError
-from ..tools import registry
 from ..tools.vision import side_box
 from ..values import Obj, Objects, Points
 from . import catalog
@@ -529,7 +527,8 @@ def replace(view: View, image, objects: Objects, prompt: str):
 def _replaced_scene(view: View, out, pasted, name: str, glyph: str):
     """The scene after Replace: replaced objects become `name`, masks follow the pixels."""
     import dataclasses
-    from .render import Scene, SceneObject, color_ids
+    from .colors import color_ids
+    from .render import Scene, SceneObject
     scene = view.scene
     objects = list(scene.objects)
     gone = set()
@@ -580,14 +579,12 @@ def _ring(mask):
     return grown & ~mask
 
 
-# --------------------------------------------------------------------------- registration
+# --------------------------------------------------------------------------- backends
+# One batch function a tool, `batch_<tool>`, listed in `visprog.backends`.
 
 def _batch(tool_name: str, fn: Callable):
     def run(calls: list[dict], ctx) -> list:
-        out = []
-        for i, call in enumerate(calls):
-            out.append(fn(call, ctx, i))
-        return out
+        return [fn(call, ctx, i) for i, call in enumerate(calls)]
     run.__doc__ = f"{tool_name}: {DESCRIPTION}"
     return run
 
@@ -605,55 +602,15 @@ def _loc(call, ctx, i):
     return found
 
 
-def _vqa(call, ctx, i):
-    view = _view(call, "Vqa")
-    return answer(view, call["question"])
-
-
-def _classify(call, ctx, i):
-    return classify(_view(call, "Classify"), call["object"] or Objects(), call["categories"])
-
-
-def _select(call, ctx, i):
-    return select(_view(call, "Select"), call["object"] or Objects(), call["query"],
-                  call.get("category"))
-
-
-def _seg(call, ctx, i):
-    return segment(_view(call, "Seg"))
-
-
-def _facedet(call, ctx, i):
-    return faces(_view(call, "FaceDet"))
-
-
-def _point(call, ctx, i):
-    return point(_view(call, "Point"), call["object"])
-
-
-def _list(call, ctx, i):
-    return knowledge(call["query"], call.get("max", 20))
-
-
-def _replace(call, ctx, i):
-    view = _view(call, "Replace")
-    return replace(view, call["image"], call["object"] or Objects(), call["prompt"])
-
-
-_TOOLS = {"Replace": _replace, "Loc": _loc, "Vqa": _vqa, "Classify": _classify, "Select": _select, "Seg": _seg,
-          "FaceDet": _facedet, "Point": _point, "List": _list}
-
-
-def register(reg=None) -> None:
-    """Attach the oracle backends to `reg` (the default registry when None). Idempotent."""
-    reg = reg or registry
-    for name, fn in _TOOLS.items():
-        tool = reg.lookup(name)
-        if tool is None or BACKEND in tool.backends:
-            continue
-        previous = tool.default_backend
-        tool.backend(BACKEND, default=False, description=DESCRIPTION)(_batch(name, fn))
-        tool.default_backend = previous  # never the default, even for a tool with no other backend
-
-
-register()
+batch_loc = _batch("Loc", _loc)
+batch_vqa = _batch("Vqa", lambda call, ctx, i: answer(_view(call, "Vqa"), call["question"]))
+batch_classify = _batch("Classify", lambda call, ctx, i: classify(
+    _view(call, "Classify"), call["object"] or Objects(), call["categories"]))
+batch_select = _batch("Select", lambda call, ctx, i: select(
+    _view(call, "Select"), call["object"] or Objects(), call["query"], call.get("category")))
+batch_seg = _batch("Seg", lambda call, ctx, i: segment(_view(call, "Seg")))
+batch_facedet = _batch("FaceDet", lambda call, ctx, i: faces(_view(call, "FaceDet")))
+batch_point = _batch("Point", lambda call, ctx, i: point(_view(call, "Point"), call["object"]))
+batch_list = _batch("List", lambda call, ctx, i: knowledge(call["query"], call.get("max", 20)))
+batch_replace = _batch("Replace", lambda call, ctx, i: replace(
+    _view(call, "Replace"), call["image"], call["object"] or Objects(), call["prompt"]))

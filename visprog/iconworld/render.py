@@ -33,11 +33,12 @@ from PIL.PngImagePlugin import PngInfo
 
 from ..errors import DatasetError, ToolError
 from .. import glyphs as _glyphs
-from .catalog import CATEGORIES, CHARACTERS, COLOR_SHADES, COLORS, all_names, resolve
+from .catalog import CATEGORIES, CHARACTERS, all_names, resolve
+from .colors import ACHROMATIC, COLOR_NAMES, clear, color_counts, color_ids, dominant
 
 __all__ = ["SceneObject", "Placement", "Scene", "sample_placements", "render", "random_scene",
            "save_png", "scene_of", "BACKGROUNDS", "INFO_KEY", "IconWorldError", "SIZES",
-           "TARGET_HUES", "good_hues", "color_name"]
+           "TARGET_HUES", "good_hues"]
 
 INFO_KEY = "iconworld"
 BACKGROUNDS = ("plain", "gradient", "sky_ground", "sky_water", "noise")
@@ -173,97 +174,9 @@ class Scene:
             raise DatasetError(f"malformed icon-world annotation: {exc}") from None
 
 
-# --------------------------------------------------------------------------- colours
-
-_COLOR_NAMES = tuple(COLORS)
-_BLACK = _COLOR_NAMES.index("black")
-
-
-def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    c = rgb.astype(np.float64) / 255.0
-    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
-
-
-@lru_cache(maxsize=1)
-def _prototypes() -> tuple[np.ndarray, np.ndarray]:
-    rgbs, ids = [], []
-    for i, name in enumerate(_COLOR_NAMES):
-        for rgb in (COLORS[name],) + tuple(COLOR_SHADES.get(name, ())):
-            rgbs.append(rgb)
-            ids.append(i)
-    return _srgb_to_lab(np.array(rgbs)), np.array(ids, np.uint8)
-
-
-@lru_cache(maxsize=1)
-def _color_lut() -> np.ndarray:
-    """Colour id for every RGB quantised to 5 bits per channel (32768 entries)."""
-    v = (np.arange(32) << 3) + 4
-    r, g, b = np.meshgrid(v, v, v, indexing="ij")
-    rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], 1)
-    protos, ids = _prototypes()
-    lab = _srgb_to_lab(rgb)
-    out = np.empty(len(rgb), np.uint8)
-    for start in range(0, len(rgb), 4096):
-        d = ((lab[start:start + 4096, None, :] - protos[None, :, :]) ** 2).sum(-1)
-        out[start:start + 4096] = ids[d.argmin(1)]
-    return out
-
-
-def color_ids(rgb: np.ndarray) -> np.ndarray:
-    """Index into COLORS (insertion order) of the nearest colour name of each RGB pixel
-    (any array whose last axis is 3; the result has the leading shape)."""
-    rgb = np.asarray(rgb, np.uint8)
-    q = rgb >> 3
-    idx = (q[..., 0].astype(np.intp) << 10) | (q[..., 1].astype(np.intp) << 5) | q[..., 2]
-    return _color_lut()[idx]
-
-
-def color_name(rgb: Sequence[int]) -> str:
-    """The colour name nearest to one RGB triple."""
-    return _COLOR_NAMES[int(color_ids(np.array([rgb], np.uint8))[0])]
-
-
-_ACHROMATIC = tuple(_COLOR_NAMES.index(c) for c in ("black", "white", "gray"))
-
-
-def _dominant(counts: np.ndarray, chromatic_first: bool = False) -> str:
-    """The most frequent colour, ignoring black (OpenMoji outlines) unless nearly all is black.
-
-    With `chromatic_first` (for colourable categories: a red bicycle has white tyres), the
-    most frequent chromatic colour wins when chromatic pixels are at least 20% of the rest.
-    """
-    total = int(counts.sum())
-    if total == 0:
-        return "black"
-    rest = counts.copy()
-    rest[_BLACK] = 0
-    n_rest = int(rest.sum())
-    if n_rest < 0.15 * total:
-        return "black"
-    if chromatic_first:
-        chroma = rest.copy()
-        chroma[list(_ACHROMATIC)] = 0
-        if chroma.sum() >= 0.2 * n_rest:
-            return _COLOR_NAMES[int(chroma.argmax())]
-    return _COLOR_NAMES[int(rest.argmax())]
-
-
 # glyphs whose main colour is scenery (the water under ⛵ and 🚤), not the thing itself
 _NO_RECOLOR = frozenset({"⛵", "🚤"})
 _HUE_NAMES = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
-
-
-def _clear(counts: np.ndarray, name: str) -> bool:
-    """Whether `name` clearly dominates the non-black pixels (no near-tie with another colour)."""
-    rest = counts.copy()
-    rest[_BLACK] = 0
-    top = rest[_COLOR_NAMES.index(name)]
-    rest[_COLOR_NAMES.index(name)] = 0
-    return top >= 1.8 * rest.max()
 
 
 @lru_cache(maxsize=256)
@@ -277,11 +190,11 @@ def good_hues(glyph: str) -> tuple[float, ...]:
     if _glyphs.canonical(glyph) in _NO_RECOLOR:
         return ()
     base = _raster(glyph, 64, False, 0.0)
-    own = _dominant(_counts(base.colors), True)
+    own = dominant(color_counts(base.colors), True)
     if own not in _HUE_NAMES + ("brown",):
         return ()
     arr = np.asarray(base.image.convert("RGB").convert("HSV"))
-    sel = base.colors == _COLOR_NAMES.index(own)
+    sel = base.colors == COLOR_NAMES.index(own)
     angles = arr[..., 0][sel].astype(np.float64) * (2 * np.pi / 256)
     main = float(np.degrees(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()))) % 360
     out = []
@@ -291,18 +204,13 @@ def good_hues(glyph: str) -> tuple[float, ...]:
         shift = float(round((target - main) % 360))
         if shift == 0:
             continue
-        counts = _counts(_raster(glyph, 64, False, shift).colors)
-        got = _dominant(counts, True)
+        counts = color_counts(_raster(glyph, 64, False, shift).colors)
+        got = dominant(counts, True)
         chroma = counts.copy()
-        chroma[list(_ACHROMATIC)] = 0
-        if got == name and _clear(chroma, name):
+        chroma[list(ACHROMATIC)] = 0
+        if got == name and clear(chroma, name):
             out.append(shift)
     return tuple(out)
-
-
-def _counts(ids: np.ndarray) -> np.ndarray:
-    ids = ids[ids != 255]
-    return np.bincount(ids, minlength=len(_COLOR_NAMES))[:len(_COLOR_NAMES)]
 
 
 # --------------------------------------------------------------------------- glyph rasters
@@ -600,7 +508,7 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
                                 float(p.hue_shift)), r))
 
     objects: list[SceneObject] = []
-    n_colors = len(_COLOR_NAMES)
+    n_colors = len(COLOR_NAMES)
     for i, (p, r) in enumerate(drawn):
         rw, rh = r.size
         cx0, cy0 = max(p.x, 0), max(p.y, 0)
@@ -618,7 +526,7 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
         mask[cy0:cy1, cx0:cx1] = local
         col = r.colors[cy0 - p.y:cy1 - p.y, cx0 - p.x:cx1 - p.x][local]
         counts = np.bincount(col[col != 255], minlength=n_colors)[:n_colors]
-        color = _dominant(counts, _colorable(p.category))
+        color = dominant(counts, _colorable(p.category))
         # size: the whole glyph's opaque extent (before occlusion), clipped to the image
         sx0, sy0, sx1, sy1 = r.solid_box
         ux0, uy0 = max(p.x + sx0, 0), max(p.y + sy0, 0)

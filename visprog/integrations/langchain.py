@@ -13,6 +13,8 @@ earlier call's output, stored under a name the tool's answer gives back);
 strings, numbers, booleans and string lists are passed as such. Answers are
 JSON text: the output's name, its kind and a JSON-friendly view of its value.
 
+Backends are chosen as `visprog.execute` chooses them (`visprog.resolver`): the
+session's `backend`, else `VISPROG_BACKEND`, else the default policy.
 `visual_program` runs the whole of `visprog.run`: a planner writes a program for
 an instruction and the interpreter runs it on the given images. Images may be
 session names, file paths, `data:` URLs, or LangChain image content blocks
@@ -33,8 +35,11 @@ from typing import Any, Optional, Union
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from ..api import run
 from ..errors import VisprogError
-from ..registry import Registry
+from ..registry import Registry, value_kind
+from ..resolver import current_choice, resolve_tool
+from ..values import jsonable
 
 REFERENCE_KINDS = {"Image", "Objects", "Points"}
 _PREFIX = {"Image": "IMAGE", "Objects": "BOX", "Points": "POINTS", "list[str]": "LIST"}
@@ -52,8 +57,10 @@ class VisualSession:
                  backend: Union[None, str, dict] = None, planner: Any = None, task: Optional[str] = None,
                  save_dir: Union[None, str, Path] = None):
         if registry is None:
-            from ..tools import registry
+            from ..tools import default_registry
+            registry = default_registry()
         self.registry = registry
+        current_choice(backend, registry)  # a misspelled backend fails here, not at first use
         self.backend = backend
         self.planner = planner
         self.task = task
@@ -111,23 +118,13 @@ class VisualSession:
 
     def describe(self, name: str) -> dict:
         value = self.values[name]
-        out = {"name": name, "kind": value_kind(value), "value": to_json(value)}
+        out = {"name": name, "kind": value_kind(value), "value": jsonable(value)}
         if value_kind(value) == "Image" and self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
             path = self.save_dir / f"{name}.png"
             value.convert("RGB").save(path)
             out["path"] = str(path)
         return out
-
-
-def value_kind(value: Any) -> str:
-    from ..repl import value_kind as kind
-    return kind(value)
-
-
-def to_json(value: Any) -> Any:
-    from ..cli import jsonable
-    return jsonable(value)
 
 
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+)?(;[\w=-]+)*;base64,(.*)", re.S)
@@ -264,9 +261,11 @@ class VisprogTool(BaseTool):
         if tool.reads_variables:
             args["variables"] = session.values
         try:
-            backend = tool.resolve_backend(session.backend)
+            images = {k: v for k, v in args.items() if value_kind(v) == "Image"}
+            chosen = resolve_tool(tool, images, *current_choice(session.backend, session.registry))
             step = Step(save_as or "OUTPUT", tool.name, (), line=1, text=f"{tool.name}(...)")
-            outputs, notes, _ = run_calls([Call(step, tool, backend, args)], ImageCache())
+            call = Call(step, tool, chosen.backend, args, chosen.reason)
+            outputs, notes, _ = run_calls([call], ImageCache())
         except VisprogError as exc:
             raise ToolException(str(exc)) from None
         name = session.store(outputs[0], name=save_as)
@@ -339,39 +338,17 @@ class VisualProgramTool(BaseTool):
             named = {n: load_image_ref(ref, session.values, n)
                      for n, ref in zip(image_names(len(refs)), refs)}
         try:
-            result = run_program(instruction, named, planner=session.planner,
-                                 task=task or session.task, backend=session.backend,
-                                 registry=session.registry)
+            result = run(instruction, named, planner=session.planner, task=task or session.task,
+                         backend=session.backend, registry=session.registry)
         except VisprogError as exc:
             raise ToolException(str(exc)) from None
-        except (ImportError, OSError) as exc:  # e.g. the default planner's weights are missing
-            raise ToolException(f"the planner cannot run here: {type(exc).__name__}: {exc}") from None
         name = session.store(result.value, kind=value_kind(result.value))
         answer = session.describe(name)
         return json.dumps({
             "value": answer["value"], "name": name, "kind": answer["kind"],
             **({"path": answer["path"]} if "path" in answer else {}),
             "program": str(result.program),
-            "steps": [{"output": s.output, "module": s.module, "value": to_json(s.value)}
-                      for s in result.trace]})
-
-
-def run_program(instruction: str, images: dict, *, planner=None, task=None, backend=None,
-                registry=None):
-    """`visprog.api.run` when it is there; else plan with `planner` and `execute`."""
-    try:
-        from .. import api
-    except ImportError:
-        api = None
-    if api is not None and hasattr(api, "run"):
-        return api.run(instruction, images, planner=planner, task=task, backend=backend,
-                       registry=registry)
-    if planner is None:
-        raise VisprogError("no planner: give VisualSession(planner=...) (e.g. "
-                           "visprog.planners.LLMPlanner(chat_model))")
-    from ..interpreter import execute
-    program = planner.plan(instruction, task=task, inputs=list(images))
-    return execute(program, images, registry=registry, backend=backend)
+            "steps": result.to_json()["steps"]})
 
 
 def visprog_tools(session: Optional[VisualSession] = None, *, tools: Optional[list[str]] = None,
@@ -387,4 +364,4 @@ def visprog_tools(session: Optional[VisualSession] = None, *, tools: Optional[li
 
 
 __all__ = ["VisualSession", "VisprogTool", "VisualProgramTool", "visprog_tools", "make_tool",
-           "args_schema", "load_image_ref", "image_names", "run_program"]
+           "args_schema", "load_image_ref", "image_names"]

@@ -1,72 +1,69 @@
-"""In-repo models, one file each, and `load(name)`: a small name -> factory table.
+"""The in-repo models and the one table that loads them.
 
     clip = visprog.models.load("clip")          # CLIP: encode_image / encode_text
     detector = visprog.models.load("detector")  # Detector: detect(images, queries)
+    vqa = visprog.models.load("llava")          # LLaVA: answer / answer_grounded
+    planner = visprog.models.load("planner")    # PlannerModel: plan(instructions, inputs)
+    text = visprog.models.load("minilm")        # MiniLM: tokens / sentences (frozen)
 
-Weights live in `visprog/weights/<name>.safetensors` (with a model card `<name>.md`);
-`VISPROG_WEIGHTS=<folder>` points elsewhere. Loaded models are cached per process.
-Importing this package is cheap: torch is imported by the factories.
+`load(name, path=None)` is the only loader: each (name, weights file) is loaded once per
+process, thread-safely, and only when first asked for (`shared`, the cache the pretrained
+backends use too). Weights live in `visprog/weights/<name>.safetensors` (model card
+`<name>.md`); `VISPROG_WEIGHTS=<folder>` points elsewhere (`weights.py`, which imports no
+model). Missing weights raise `ToolUnavailable` naming the file and the `visprog train`
+command that makes it; an unknown name raises `VisprogError`.
+Importing this package imports no torch: the factories import their model files.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
-__all__ = ["load", "register", "available", "weights_path", "MODELS"]
+from .cache import shared
+from .weights import TRAIN_COMMANDS, available, check_name, missing, missing_file, resolve, weights_path
 
-
-def weights_path(name: str) -> str:
-    folder = os.environ.get("VISPROG_WEIGHTS") or str(Path(__file__).resolve().parent.parent / "weights")
-    return os.path.join(folder, f"{name}.safetensors")
+__all__ = ["load", "shared", "available", "missing", "weights_path", "MODELS", "TRAIN_COMMANDS"]
 
 
-def _clip():
-    import torch
-    from . import clip
-    torch.set_num_threads(min(torch.get_num_threads(), os.cpu_count() or 1))
-    return clip.load(weights_path("clip"))
+def _clip(path: str):
+    from .clip import load as load_clip
+    return load_clip(path)
 
 
-def _detector():
-    from . import detector
-    return detector.load(weights_path("detector"))
+def _detector(path: str):
+    from .detector import load as load_detector
+    return load_detector(path)
 
 
-def _llava():
-    from . import llava
-    return llava.load(weights_path("llava"))
+def _llava(path: str):
+    from .llava import load as load_llava
+    return load_llava(path)
 
 
-MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector, "llava": _llava}
-TRAIN_COMMANDS = {"llava": "vqa"}  # `visprog train` names that differ from the model's
-
-_loaded: dict[str, object] = {}
-_lock = threading.RLock()
+def _planner(path: str):
+    from .planner import PlannerModel
+    return PlannerModel.load(path)
 
 
-def register(name: str, factory: Callable) -> None:
-    """Add a model to the table (other model files may register theirs)."""
-    MODELS[name] = factory
+def _minilm(path: Optional[str]):
+    from .text import MiniLM
+    return MiniLM(path)  # None: the packaged folder (also `text.minilm()`)
 
 
-def load(name: str):
-    """The model `name` ('clip', 'detector', 'llava', or one added with `register`), loaded once."""
-    with _lock:
-        if name not in _loaded:
-            if name not in MODELS:
-                raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-            path = weights_path(name)
-            if not os.path.exists(path):
-                from ..errors import ToolUnavailable
-                command = TRAIN_COMMANDS.get(name, name)
-                raise ToolUnavailable(f"no weights for model {name!r} at {path}; train them with "
-                                      f"`visprog train {command}`")
-            _loaded[name] = MODELS[name]()
-        return _loaded[name]
+# name -> factory(path) -> model
+MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector, "llava": _llava,
+                               "planner": _planner, "minilm": _minilm}
 
+def load(name: str, path: Optional[str] = None):
+    """Model `name` ('clip', 'detector', 'llava', 'planner', 'minilm') from `path` (default:
+    `weights_path(name)`; for 'minilm' the packaged folder), loaded once per process."""
+    check_name(name)
+    resolved = resolve(name, path)
 
-def available(name: str) -> bool:
-    return os.path.exists(weights_path(name))
+    def make():
+        problem = missing_file(name, resolved)
+        if problem:
+            from ..errors import ToolUnavailable
+            raise ToolUnavailable(problem)
+        return MODELS[name](resolved)
+    return shared((name, resolved), make)

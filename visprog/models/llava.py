@@ -1,4 +1,4 @@
-"""A LLaVA-style VQA model for the icon world, with Molmo-style pointing, in one file.
+"""A LLaVA-style VQA model for the icon world, with Molmo-style pointing: config, model, save/load.
 
     image (PIL) --to_pixels(192)--> frozen image tower (stride-8 patch tokens, 24x24x96)
     --2x2 merge--> 144 tokens x 384 --MLP projector + 2D positions--> 144 image embeddings
@@ -7,10 +7,8 @@
 The tower is the icon-world CLIP tower architecture (`clip.Tower`) as the OWL-style
 detector trained it on whole scenes (visprog/weights/detector.safetensors), OWL-ViT's way
 of fine-tuning CLIP's image tower; its output is the last layer before the detection
-heads, i.e. the "penultimate" patch tokens LLaVA takes from CLIP ViT. It is frozen;
-features are computed once per image and cached during training. (The CLIP file's own
-tower, trained on 64x64 crops, was measured first: it barely localises objects in a
-scene; see visprog/weights/llava.md.)
+heads, i.e. the "penultimate" patch tokens LLaVA takes from CLIP ViT. It is frozen
+(why this tower, and every measurement: visprog/weights/llava.md).
 
 Every answer is grounded first, as Molmo points before it counts: the model names the
 points of each thing the question refers to, then answers after '='. Points are location
@@ -31,9 +29,9 @@ Training packs several turns about the same image into one sequence, with an
 attention mask that lets each turn see only the image and itself (positions restart
 after the image), so a packed sequence trains exactly what single-turn inference runs.
 
-Stages (as LLaVA): 1) the LM alone on icon-world question/answer text (no image),
-2) the projector alone on captions ('Describe the image.'), LM frozen, 3) projector +
-LM on question/answer pairs of every task form. See `train()`.
+Scenes, questions and token sequences: `llava_data.py`; LLaVA's three training stages and
+`visprog train vqa`: `llava_train.py`. `answer_statement` is the NLVR baseline: one call,
+no program, the two images side by side.
 """
 
 from __future__ import annotations
@@ -41,9 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
 import re
-import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -506,367 +502,6 @@ def prompt_text(question: str) -> str:
     return f"Q: {question.strip()}\nA:"
 
 
-# ----------------------------------------------------------------------------- scenes
-# Training and benchmark scenes are rendered once and kept as (128x128 image, record);
-# questions are drawn from records afresh every time a scene is used.
-
-TRAIN_SEED_BASE = 10_000_000      # training scenes use seeds TRAIN_SEED_BASE + i
-BENCH_SEED_BASE = 900_000_000     # the benchmark's scenes (never used in training)
-
-
-def scene_record(scene) -> dict:
-    """What question generation needs of a scene: objects and clear/unclear relations."""
-    from ..iconworld.tasks.common import colour_is_attribute, describe, relation_fraction, scene_view
-    view = scene_view(scene)
-    objs, entries = [], []
-    for s in view.seen:
-        o = s.obj
-        px, py = view.point(s)
-        objs.append({"name": o.category, "color": o.color, "size": o.size,
-                     "box": [float(v) for v in s.box], "point": [round(px, 2), round(py, 2)],
-                     "colorable": bool(colour_is_attribute(o))})
-        entries.append(s.entry)
-    n = len(entries)
-    left = [[relation_fraction(entries[i], entries[j], "left") if i != j else 0.5 for j in range(n)]
-            for i in range(n)]
-    above = [[relation_fraction(entries[i], entries[j], "above") if i != j else 0.5 for j in range(n)]
-             for i in range(n)]
-    return {"w": scene.width, "h": scene.height, "objects": objs, "left": left, "above": above,
-            "caption": describe(view)}
-
-
-def make_scene(seed: int, kind: Optional[str] = None):
-    """A training/benchmark scene: 'mixed' (1-10 random things) or 'count' (0-8 of one
-    category among 0-5 distractors). Returns (PIL image 256x256, Scene, kind)."""
-    from ..iconworld import catalog
-    from ..iconworld.render import render, sample_placements
-    rng = np.random.default_rng(seed)
-    names = catalog.all_names()
-    cats_only = list(catalog.CATEGORIES)
-    if kind is None:
-        kind = "count" if rng.random() < 0.5 else "mixed"
-    for attempt in range(5):
-        if kind == "count":
-            target = cats_only[int(rng.integers(len(cats_only)))] if rng.random() < 0.85 else \
-                names[int(rng.integers(len(names)))]
-            k = int(rng.integers(0, 9))
-            others = [n for n in names if n != target]
-            d = int(rng.integers(0, 6))
-            cats = [target] * k + [others[int(i)] for i in rng.integers(0, len(others), size=d)]
-            rng.shuffle(cats)
-            size_range = (24, 48) if len(cats) > 6 else (24, 60)
-        else:
-            n = int(rng.integers(1, 11))
-            pool = cats_only if rng.random() < 0.7 else names
-            cats = [pool[int(i)] for i in rng.integers(0, len(pool), size=n)]
-            size_range = (24, 52) if n > 6 else (24, 68)
-        try:
-            placements = sample_placements(rng, cats, recolor_prob=0.5, size_range=size_range)
-        except Exception:
-            continue
-        image, scene = render(placements, seed=int(rng.integers(0, 2 ** 31 - 1)))
-        return image, scene, kind
-    image, scene = render([], seed=seed)
-    return image, scene, kind
-
-
-def small_pixels(image, size: int = LlavaConfig.image_size) -> np.ndarray:
-    """The uint8 (size, size, 3) array the tower sees (clip.to_pixels' resize)."""
-    from PIL import Image
-    im = image.convert("RGB")
-    if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
-    return np.asarray(im, dtype=np.uint8)
-
-
-def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=None) -> tuple[np.ndarray, list[dict]]:
-    """Render scenes for `seeds`: (uint8 (N, size, size, 3), records)."""
-    arrays, records = [], []
-    t0 = time.time()
-    for i, seed in enumerate(seeds):
-        image, scene, kind = make_scene(int(seed))
-        rec = scene_record(scene)
-        rec["kind"], rec["seed"] = kind, int(seed)
-        arrays.append(small_pixels(image, size))
-        records.append(rec)
-        if log and (i + 1) % 500 == 0:
-            log(f"pool {i + 1}/{len(seeds)} scenes, {time.time() - t0:.0f}s")
-    return np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8), records
-
-
-# ----------------------------------------------------------------------------- questions
-# Question forms follow the icon-world oracle (visprog/iconworld/oracle.py, QUESTION_FORMS);
-# answers are computed from scene records with the oracle's semantics, asked only where
-# they are clear (unique referents, relations with fraction <= 0.2 or >= 0.8).
-
-SIDES = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
-
-
-def _frac(rec, i, j, side):
-    if side == "left":
-        return rec["left"][i][j]
-    if side == "right":
-        return 1 - rec["left"][i][j]
-    if side == "above":
-        return rec["above"][i][j]
-    return 1 - rec["above"][i][j]
-
-
-def _plural(name):
-    from ..iconworld import catalog
-    return catalog.plural_of(name)
-
-
-def _art(word):
-    return ("an " if word[:1] in "aeiou" else "a ") + word
-
-
-def _groups():
-    from ..iconworld import catalog
-    return {s: set(m) for s, m in catalog.SUPERCATEGORIES.items() if len(m) > 1}
-
-
-def point_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    pts = [tuple(rec["objects"][i]["point"]) for i in members]
-    return format_points(pts, rec["w"], rec["h"], singular, plural)
-
-
-def count_answer(rec, members: list[int], singular: str, plural: str) -> str:
-    pts = [tuple(rec["objects"][i]["point"]) for i in members]
-    return format_count(pts, rec["w"], rec["h"], singular, plural)
-
-
-def questions(rec: dict, rng: random.Random, n: int = 8, forms: Optional[Sequence[str]] = None
-              ) -> list[tuple[str, str, str, list]]:
-    """Up to n (form, question, answer, refs) about a scene record. `answer` is the text
-    `LLaVA.answer` should give; refs are the (label, object indices) the model points at
-    before answering (`answer_ids`)."""
-    from ..iconworld import catalog
-    objs = rec["objects"]
-    names = [o["name"] for o in objs]
-    present = sorted(set(names))
-    counts = {nm: names.count(nm) for nm in present}
-    unique = [i for i, o in enumerate(objs) if counts[o["name"]] == 1]
-    all_names = catalog.all_names()
-    groups = _groups()
-
-    def some_name():  # present or absent, about half each
-        if present and rng.random() < 0.6:
-            return rng.choice(present)
-        return rng.choice(all_names)
-
-    def members_of(name):
-        return [i for i, o in enumerate(objs) if o["name"] == name]
-
-    def ref(singular, members, plural=None):  # Molmo's alt: singular for one point
-        return (singular if len(members) == 1 else (plural or _plural(singular)), members)
-
-    out = []
-    table = {
-        "count": 3, "exist": 2, "point": 3, "count_point": 2.5, "color": 1, "size": 1,
-        "relation": 1.5, "relation_choice": 0.5, "side": 0.5, "what_rel": 0.5, "compare": 0.5,
-        "super": 1, "describe": 0.5, "count_rel": 0.3,
-    }
-    kinds = list(forms) if forms else list(table)
-    weights = [table.get(k, 1.0) for k in kinds]
-    tries = 0
-    while len(out) < n and tries < 6 * n:
-        tries += 1
-        kind = rng.choices(kinds, weights)[0]
-        q = a = None
-        refs: list = []
-        if kind == "count":
-            nm = some_name()
-            q = rng.choice(["How many {} are there?", "How many {} are in the image?",
-                            "How many {} can you see?", "How many {} are in the picture?"]).format(_plural(nm))
-            a = str(counts.get(nm, 0))
-            refs = [ref(nm, members_of(nm))]
-        elif kind == "exist":
-            nm = some_name()
-            q = rng.choice([f"Is there {_art(nm)}?", f"Are there any {_plural(nm)}?",
-                            f"Is there {_art(nm)} in the image?", f"Does the image contain {_art(nm)}?"])
-            a = "yes" if nm in counts else "no"
-            refs = [ref(nm, members_of(nm))]
-        elif kind in ("point", "count_point"):
-            if rng.random() < 0.15 and groups:
-                sup = rng.choice(sorted(groups))
-                members = [i for i, o in enumerate(objs) if o["name"] in groups[sup]]
-                sing, plu = sup, catalog.SUPERCATEGORY_PLURALS[sup]
-            else:
-                nm = some_name()
-                members, sing, plu = members_of(nm), nm, _plural(nm)
-            refs = [ref(sing, members, plu)]
-            if kind == "point":
-                q = rng.choice(["Point to the {}.", "Point to the {}", "Point to all the {}."]).format(plu)
-                a = point_answer(rec, members, sing, plu)
-            else:
-                q = rng.choice(["Count the {}.", "Count the {} by pointing."]).format(plu)
-                a = count_answer(rec, members, sing, plu)
-        elif kind == "color" and unique:
-            i = rng.choice(unique)
-            o = objs[i]
-            refs = [ref(o["name"], [i])]
-            if rng.random() < 0.5:
-                q, a = f"What color is the {o['name']}?", o["color"]
-            else:
-                c = o["color"] if rng.random() < 0.5 else rng.choice(list(catalog.COLORS))
-                q, a = f"Is the {o['name']} {c}?", "yes" if c == o["color"] else "no"
-        elif kind == "size" and unique:
-            i = rng.choice(unique)
-            o = objs[i]
-            refs = [ref(o["name"], [i])]
-            r = rng.random()
-            if r < 0.35:
-                q, a = f"What size is the {o['name']}?", o["size"]
-            elif r < 0.6 and o["size"] in ("small", "large"):
-                q, a = f"Is the {o['name']} small or large?", o["size"]
-            else:
-                s = rng.choice(["small", "large", "medium"])
-                q, a = f"Is the {o['name']} {s}?", "yes" if s == o["size"] else "no"
-        elif kind in ("relation", "relation_choice", "what_rel") and len(unique) >= 2:
-            i, j = rng.sample(unique, 2)
-            side = rng.choice(list(SIDES))
-            f = _frac(rec, i, j, side)
-            A, B = objs[i]["name"], objs[j]["name"]
-            refs = [ref(A, [i]), ref(B, [j])] if kind != "what_rel" else [ref(B, [j])]
-            if kind == "relation" and (f <= 0.2 or f >= 0.8):
-                q = f"Is the {A} {SIDES[side]} the {B}?"
-                a = "yes" if f >= 0.5 else "no"
-            elif kind == "relation_choice" and (f <= 0.2 or f >= 0.8):
-                if side in ("left", "right"):
-                    q = f"Is the {A} to the left or to the right of the {B}?"
-                    a = "left" if _frac(rec, i, j, "left") >= 0.5 else "right"
-                else:
-                    q = f"Is the {A} above or below the {B}?"
-                    a = "above" if _frac(rec, i, j, "above") >= 0.5 else "below"
-            elif kind == "what_rel":
-                cands = [k for k in range(len(objs)) if objs[k]["name"] != B and _frac(rec, k, j, side) >= 0.5]
-                unclear = [k for k in range(len(objs)) if objs[k]["name"] != B and 0.2 < _frac(rec, k, j, side) < 0.8]
-                cn = {objs[k]["name"] for k in cands}
-                if not unclear and len(cn) <= 1:
-                    q = f"What is {SIDES[side]} the {B}?"
-                    a = cn.pop() if cn else "nothing"
-        elif kind == "side" and unique:
-            i = rng.choice(unique)
-            x0, y0, x1, y1 = objs[i]["box"]
-            W, H = rec["w"], rec["h"]
-            lr = "left" if x1 <= W / 2 else ("right" if x0 >= W / 2 else None)
-            tb = "top" if y1 <= H / 2 else ("bottom" if y0 >= H / 2 else None)
-            nm = objs[i]["name"]
-            refs = [ref(nm, [i])]
-            if lr and rng.random() < 0.5:
-                if rng.random() < 0.5:
-                    q, a = f"Is the {nm} on the left or right side of the image?", lr
-                else:
-                    s = rng.choice(["left", "right"])
-                    q, a = f"Is the {nm} on the {s}?", "yes" if s == lr else "no"
-            elif tb:
-                if rng.random() < 0.5:
-                    q, a = f"Is the {nm} on the top or bottom of the image?", tb
-                else:
-                    s = rng.choice(["top", "bottom"])
-                    q, a = f"Is the {nm} on the {s}?", "yes" if s == tb else "no"
-        elif kind == "compare":
-            x, y = some_name(), some_name()
-            if x != y:
-                cx, cy = counts.get(x, 0), counts.get(y, 0)
-                refs = [ref(x, members_of(x)), ref(y, members_of(y))]
-                r = rng.random()
-                if r < 0.4:
-                    q, a = f"Are there more {_plural(x)} than {_plural(y)}?", "yes" if cx > cy else "no"
-                elif r < 0.7:
-                    q, a = f"Are there fewer {_plural(x)} than {_plural(y)}?", "yes" if cx < cy else "no"
-                else:
-                    q, a = f"Are there as many {_plural(x)} as {_plural(y)}?", "yes" if cx == cy else "no"
-        elif kind == "super" and groups:
-            sup = rng.choice(sorted(groups))
-            plu = catalog.SUPERCATEGORY_PLURALS[sup]
-            idx = [i for i, o in enumerate(objs) if o["name"] in groups[sup]]
-            members = [objs[i]["name"] for i in idx]
-            refs = [ref(sup, idx, plu)]
-            r = rng.random()
-            if r < 0.35:
-                q, a = f"Are there any {plu}?", "yes" if members else "no"
-            elif r < 0.65:
-                q, a = f"How many {plu} are there?", str(len(members))
-            elif r < 0.85 and len(set(members)) == 1:
-                q, a = f"What {sup} is in the image?", members[0]
-            elif unique:
-                i = rng.choice(unique)
-                o = objs[i]
-                refs = [ref(o["name"], [i])]
-                q = f"Is the {o['name']} {_art(sup)}?"
-                a = "yes" if o["name"] in groups[sup] else "no"
-        elif kind == "describe":
-            q, a = rng.choice(["Describe the image.", "What is in the image?", "What do you see?"]), rec["caption"]
-        elif kind == "count_rel" and unique:
-            j = rng.choice(unique)
-            side = rng.choice(list(SIDES))
-            nm = some_name()
-            ks = [k for k in members_of(nm) if k != j]
-            refs = [ref(objs[j]["name"], [j]), ref(nm, ks)]
-            if all(_frac(rec, k, j, side) <= 0.2 or _frac(rec, k, j, side) >= 0.8 for k in ks):
-                q = f"How many {_plural(nm)} are {SIDES[side]} the {objs[j]['name']}?"
-                a = str(sum(_frac(rec, k, j, side) >= 0.5 for k in ks))
-        if q is not None and a is not None:
-            out.append((kind, q, a, refs))
-    return out
-
-
-# NLVR-style statements about two scenes shown side by side (the baseline `answer_statement`).
-
-def statements(left: dict, right: dict, rng: random.Random, n: int = 4) -> list[tuple[str, str]]:
-    """(statement, 'yes'|'no') pairs about a left and a right scene record."""
-    from ..iconworld.tasks.common import number_word
-    from ..iconworld import catalog
-    recs = {"left": left, "right": right}
-    cnt = {s: {} for s in recs}
-    for s, r in recs.items():
-        for o in r["objects"]:
-            cnt[s][o["name"]] = cnt[s].get(o["name"], 0) + 1
-    present = sorted(set(cnt["left"]) | set(cnt["right"]))
-    out = []
-    for _ in range(4 * n):
-        nm = rng.choice(present) if present and rng.random() < 0.8 else rng.choice(catalog.all_names())
-        a, b = cnt["left"].get(nm, 0), cnt["right"].get(nm, 0)
-        plu = _plural(nm)
-        side = rng.choice(["left", "right"])
-        k = cnt[side].get(nm, 0)
-        r = rng.random()
-        if r < 0.2:
-            m = max(0, k + rng.choice([-1, 0, 0, 1]))
-            what = _art(nm) if m == 1 else f"{number_word(m)} {plu}"
-            out.append((f"The {side} image contains exactly {what}.", "yes" if k == m else "no"))
-        elif r < 0.35:
-            out.append((f"Both images contain {plu}." if rng.random() < 0.5 else f"Each image contains at least one {nm}.",
-                        "yes" if a > 0 and b > 0 else "no"))
-        elif r < 0.5:
-            out.append((f"There are more {plu} in the left image than in the right image.", "yes" if a > b else "no"))
-        elif r < 0.6:
-            out.append((f"There are more {plu} in the right image than in the left image.", "yes" if b > a else "no"))
-        elif r < 0.75:
-            m = a + b + rng.choice([-1, 0, 0, 1])
-            m = max(m, 0)
-            what = f"is one {nm}" if m == 1 else f"are {number_word(m)} {plu}"
-            out.append((f"There {what} in total.", "yes" if a + b == m else "no"))
-        elif r < 0.9:
-            out.append((f"The {side} image contains {_art(nm)}." if rng.random() < 0.5 else f"There is at least one {nm} in the {side} image.",
-                        "yes" if k > 0 else "no"))
-        else:
-            out.append((f"Exactly one image contains {plu}.", "yes" if (a > 0) != (b > 0) else "no"))
-    # balance true and false statements
-    yes = [x for x in out if x[1] == "yes"]
-    no = [x for x in out if x[1] == "no"]
-    picked = []
-    for k in range(n):
-        first, second = (yes, no) if k % 2 == 0 else (no, yes)
-        src = first if first else second
-        if not src:
-            break
-        picked.append(src.pop(0))
-    rng.shuffle(picked)
-    return picked
-
 
 def statement_prompt(statement: str) -> str:
     return f"Is this statement true? {statement.strip()}"
@@ -881,295 +516,6 @@ def side_by_side(left, right, size: int = 128):
     canvas.paste(ims[0], (0, 0))
     canvas.paste(ims[1], (size, 0))
     return canvas.resize((size, size), Image.BILINEAR)
-
-
-
-# ----------------------------------------------------------------------------- batches
-
-POINTING = ("point", "count_point")  # question forms answered in Molmo's format
-
-
-def answer_ids(tok: Tokenizer, cfg: LlavaConfig, rec: dict, kind: str, refs: list, answer: str
-               ) -> list[int]:
-    """The tokens the model is trained to write: for each ref its points (an x and a y
-    location token each, sorted by x then y) and its label, then ' = answer' (pointing
-    forms stop after the points: `render` writes their Molmo text)."""
-    ids: list[int] = []
-    for label, members in refs:
-        points = sorted((cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"]))
-                        for x, y in (rec["objects"][i]["point"] for i in members))
-        for tx, ty in points:
-            ids += [tx, ty]
-        ids += tok.encode(" " + label)
-    if kind not in POINTING:
-        ids += tok.encode((" = " if refs else " ") + answer)
-    return ids
-
-
-def encode_turns(tok: Tokenizer, turns: Sequence[tuple[str, object]]) -> tuple[list[int], list[int], list[int]]:
-    """(question, answer) turns -> ids, segs, targets (targets: next token on answer tokens
-    and </s>, -1 elsewhere). An answer is text or already its token ids (`answer_ids`)."""
-    ids, segs, tgts = [], [], []
-    for k, (q, a) in enumerate(turns, 1):
-        p = [BOS] + tok.encode(prompt_text(q))
-        ans = (tok.encode(" " + a) if isinstance(a, str) else list(a)) + [EOS]
-        seq = p + ans
-        t = [-1] * (len(p) - 1) + ans + [-1]
-        ids += seq
-        segs += [k] * len(seq)
-        tgts += t
-    return ids, segs, tgts
-
-
-def encode_budget(tok: Tokenizer, turns, budget: int):
-    """encode_turns, keeping whole turns while the text fits in `budget` tokens (at least one)."""
-    ids, segs, tgts = [], [], []
-    for k, turn in enumerate(turns, 1):
-        a, _, c = encode_turns(tok, [turn])
-        if ids and len(ids) + len(a) > budget:
-            continue
-        ids += a
-        segs += [k] * len(a)
-        tgts += c
-    return ids, segs, tgts
-
-
-def collate(rows: list[tuple[list[int], list[int], list[int]]]):
-    T = max(len(r[0]) for r in rows)
-    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
-    segs = torch.zeros(len(rows), T, dtype=torch.long)
-    tgts = torch.full((len(rows), T), -1, dtype=torch.long)
-    for i, (a, b, c) in enumerate(rows):
-        ids[i, :len(a)] = torch.tensor(a)
-        segs[i, :len(b)] = torch.tensor(b)
-        tgts[i, :len(c)] = torch.tensor(c)
-    return ids, segs, tgts
-
-
-def train_tokenizer(records: list[dict], vocab_size: int, seed: int = 0) -> Tokenizer:
-    from ..iconworld import catalog
-    rng = random.Random(seed)
-    texts = []
-    for rec in records:
-        for kind, q, a, refs in questions(rec, rng, 8):
-            grounding = " ".join(label for label, _ in refs)
-            texts.append(prompt_text(q) + " " + grounding + (" = " + a if kind not in POINTING else ""))
-    for i in range(0, len(records) - 1, 2):
-        for st, a in statements(records[i], records[i + 1], rng, 4):
-            texts.append(prompt_text(statement_prompt(st)) + " " + a)
-    names = catalog.all_names() + [catalog.plural_of(n) for n in catalog.all_names()]
-    names += list(catalog.SUPERCATEGORY_PLURALS) + list(catalog.SUPERCATEGORY_PLURALS.values())
-    texts += [" ".join(names)] * 20
-    return Tokenizer.train(texts, vocab_size)
-
-
-# ----------------------------------------------------------------------------- training
-
-
-@dataclass
-class TrainConfig:
-    seed: int = 0
-    minutes: float = 60.0            # total budget; split over the stages below
-    lm_frac: float = 0.05            # stage 1: LM on text
-    align_frac: float = 0.08         # stage 2: projector on captions
-    batch: int = 16                  # images per step
-    turns: int = 12                  # question/answer turns drawn per image ...
-    text_tokens: int = 200           # ... and packed while they fit in this many text tokens
-    pair_frac: float = 0.1           # share of side-by-side NLVR statement sequences in stage 3
-    lr: float = 1.5e-3
-    lr_lm_stage1: float = 2e-3
-    weight_decay: float = 0.05
-    warmup: int = 30
-    log_every: int = 25
-    bf16: bool = True                # bf16 autocast for the forward pass (2-3x faster on CPU)
-    workers: int = 0                 # DataLoader processes building batches (0: in the training process)
-    grounding: float = 0.5           # weight of the auxiliary grounding loss (stages 2, 3)
-
-
-def _cosine(step_frac: float, warm: float) -> float:
-    return min(1.0, warm) * 0.5 * (1 + math.cos(math.pi * min(step_frac, 1.0)))
-
-
-class Data:
-    """The scene pool: images (N, S, S, 3) uint8, records, and the tower's features of each image."""
-
-    def __init__(self, images: np.ndarray, records: list[dict]):
-        self.images, self.records = images, records
-        self.feats: Optional[torch.Tensor] = None  # (N, n_image_tokens, D) float16, on the model's device
-
-    def compute_features(self, model: LLaVA, log=print, chunk: int = 256) -> None:
-        device = next(model.parameters()).device
-        out = []
-        t0 = time.time()
-        for s in range(0, len(self.images), chunk):
-            px = torch.from_numpy(self.images[s:s + chunk]).to(device).permute(0, 3, 1, 2).float() / 255.0
-            out.append(model.image_features(px).to(torch.float16))       # (b, N, D)
-            if (s // chunk) % 20 == 0:
-                log(f"features {s + len(px)}/{len(self.images)} {time.time() - t0:.0f}s")
-        self.feats = torch.cat(out)
-
-
-def cpu_batch(images: np.ndarray, records: list[dict], tok: Tokenizer, cfg: LlavaConfig,
-              rng: random.Random, tc: TrainConfig, stage: int):
-    """One step's batch, all but the image features (the part DataLoader workers build):
-    (scene indices (b,) or None, side-by-side pair pixels (p, S, S, 3) uint8 or None,
-    ids, segs, targets, grounding labels (b, N, 3) or None). Stage 1 is text only: each
-    row packs whole question/answer turns, with the loss on the questions too."""
-    rows = []
-    if stage == 1:
-        for _ in range(tc.batch * 2):
-            rec = records[rng.randrange(len(records))]
-            turns = [(q, answer_ids(tok, cfg, rec, kind, refs, a))
-                     for kind, q, a, refs in questions(rec, rng, tc.turns)]
-            ids, segs, _ = encode_budget(tok, turns, tc.text_tokens)
-            tgts = [ids[k + 1] if k + 1 < len(ids) and segs[k + 1] == segs[k] else -1
-                    for k in range(len(ids))]
-            rows.append((ids, segs, tgts))
-        return (None, None, *collate(rows), None)
-    n_pairs = int(round(tc.batch * tc.pair_frac)) if stage == 3 else 0
-    idx = [rng.randrange(len(records)) for _ in range(tc.batch - n_pairs)]
-    for i in idx:
-        rec = records[i]
-        if stage == 2:
-            turns = [("Describe the image.", rec["caption"])]
-        else:
-            turns = [(q, answer_ids(tok, cfg, rec, kind, refs, a))
-                     for kind, q, a, refs in questions(rec, rng, tc.turns)]
-        rows.append(encode_budget(tok, turns, tc.text_tokens))
-    pair_pixels = None
-    if n_pairs:
-        pairs = [(rng.randrange(len(records)), rng.randrange(len(records))) for _ in range(n_pairs)]
-        for i, j in pairs:
-            sts = statements(records[i], records[j], rng, tc.turns)
-            rows.append(encode_budget(tok, [(statement_prompt(s), a) for s, a in sts], tc.text_tokens))
-        pair_pixels = torch.from_numpy(np.stack([
-            np.asarray(side_by_side(images[i], images[j], cfg.image_size)) for i, j in pairs]))
-    labels = torch.stack([cell_labels(tok, cfg, records[i]) for i in idx])
-    return (torch.tensor(idx), pair_pixels, *collate(rows), labels)
-
-
-class Batches(torch.utils.data.IterableDataset):
-    """The endless `cpu_batch` stream of one stage. With DataLoader workers each worker
-    draws from its own generator, seeded from `rng` (a new seed for each stage), so a run is
-    reproducible for a given number of workers."""
-
-    def __init__(self, data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: random.Random):
-        self.args = (data.images, data.records, model.tokenizer, model.config)  # not the device features
-        self.tc, self.stage, self.rng = tc, stage, rng
-        self.seed = rng.getrandbits(64)
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = self.rng if info is None else random.Random(self.seed + info.id)
-        while True:
-            yield cpu_batch(*self.args, rng, self.tc, self.stage)
-
-
-def batch_stream(data: Data, model: LLaVA, tc: TrainConfig, stage: int, rng: random.Random):
-    batches = Batches(data, model, tc, stage, rng)
-    if tc.workers == 0:
-        return iter(batches)
-    return iter(torch.utils.data.DataLoader(batches, batch_size=None, num_workers=tc.workers,
-                                            prefetch_factor=8, multiprocessing_context="fork"))
-
-
-def with_features(model: LLaVA, data: Data, batch):
-    """A `cpu_batch` on the model's device, its scene indices replaced by their features
-    (pairs' side-by-side images go through the tower here)."""
-    device = next(model.parameters()).device
-    idx, pair_pixels, ids, segs, tgts, labels = batch
-    feats = None
-    if idx is not None:
-        feats = data.feats[idx.to(device)].float()                       # (b, N, D)
-        if pair_pixels is not None:
-            px = pair_pixels.to(device).permute(0, 3, 1, 2).float() / 255.0
-            feats = torch.cat([feats, model.image_features(px)])          # (b+p, N, D)
-    labels = None if labels is None else labels.to(device)
-    return feats, ids.to(device), segs.to(device), tgts.to(device), labels
-
-
-def cell_labels(tok: Tokenizer, cfg: LlavaConfig, rec: dict) -> torch.Tensor:
-    """(grid*grid, 3) token ids per image token: for the cell holding an object's point, the
-    first token of ' name' and the point's x and y location tokens; '<image>' (and no
-    location) for cells no object box touches; -1 (no loss) elsewhere."""
-    from .tokenizer import IMAGE
-    grid = cfg.grid
-    lab = torch.full((grid, grid, 3), -1, dtype=torch.long)
-    lab[:, :, 0] = IMAGE
-    cw, ch = rec["w"] / grid, rec["h"] / grid
-    for o in rec["objects"]:
-        x0, y0, x1, y1 = o["box"]
-        lab[int(y0 // ch):min(grid, int(math.ceil(y1 / ch))), int(x0 // cw):min(grid, int(math.ceil(x1 / cw))), 0] = -1
-    for o in rec["objects"]:
-        x, y = o["point"]
-        lab[min(grid - 1, int(y // ch)), min(grid - 1, int(x // cw))] = torch.tensor(
-            [tok.encode(" " + o["name"])[0], cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"])])
-    return lab.reshape(grid * grid, 3)
-
-
-def train(model: LLaVA, data: Data, tc: TrainConfig, log=print, stages=(1, 2, 3),
-          eval_fn=None) -> dict:
-    """LLaVA's stages, each a short explicit loop with AdamW and a cosine schedule, on the
-    device the model is on (data.feats must be there too)."""
-    torch.manual_seed(tc.seed)
-    rng = random.Random(tc.seed)
-    device = next(model.parameters()).device
-    fracs = {1: tc.lm_frac, 2: tc.align_frac}
-    fracs[3] = max(0.0, 1.0 - fracs[1] - fracs[2])
-    history = {}
-    for stage in stages:
-        budget = tc.minutes * 60 * fracs[stage]
-        if budget <= 0:
-            continue
-        if stage == 2:
-            params = list(model.projector.parameters())
-        elif stage == 1:
-            params = model.parameters_lm()
-        else:
-            params = list(model.parameters())
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for p in params:
-            p.requires_grad_(True)
-        decay = [p for p in params if p.ndim >= 2]
-        rest = [p for p in params if p.ndim < 2]
-        lr = tc.lr_lm_stage1 if stage == 1 else tc.lr
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                                 {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98),
-                                fused=device.type == "cuda")
-        model.train()
-        stream = batch_stream(data, model, tc, stage, rng)
-        t0 = time.time()
-        step, ema = 0, None
-        while time.time() - t0 < budget:
-            frac = (time.time() - t0) / budget
-            for g in opt.param_groups:
-                g["lr"] = lr * _cosine(frac, (step + 1) / tc.warmup)
-            feats, ids, segs, tgts, labels = with_features(model, data, next(stream))
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-                _, loss = model(feats, ids, segs, tgts)                 # forward only in bf16
-                if labels is not None and tc.grounding > 0:
-                    loss = loss + tc.grounding * model.grounding_loss(feats[:labels.shape[0]], labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            loss = loss.detach()  # kept on the device: reading it every step would stall a GPU
-            ema = loss if ema is None else 0.95 * ema + 0.05 * loss
-            if step % tc.log_every == 0:
-                log(f"stage {stage} step {step} loss {loss.item():.4f} ema {ema.item():.4f} "
-                    f"lr {opt.param_groups[0]['lr']:.2e} t {time.time() - t0:.0f}s")
-            if eval_fn is not None and stage == 3 and step > 0 and step % 500 == 0:
-                eval_fn(model, step)
-                model.train()
-            step += 1
-        history[f"stage{stage}"] = {"steps": step, "loss": round(0.0 if ema is None else ema.item(), 4),
-                                    "minutes": round((time.time() - t0) / 60, 2)}
-        log(f"stage {stage} done: {history[f'stage{stage}']}")
-    for p in model.parameters():
-        p.requires_grad_(True)
-    model.eval()
-    return history
 
 
 # ----------------------------------------------------------------------------- save / load
@@ -1192,10 +538,12 @@ def save(model: LLaVA, path: str, meta: dict) -> None:
 
 
 def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA:
-    """The bundled model (visprog/weights/llava.safetensors) with its frozen tower attached."""
+    """The model in `path` (default: `weights_path("llava")`) with its frozen tower attached:
+    the copy stored in the file, else `tower`, else `make_tower`. Uncached: use
+    `visprog.models.load("llava")` for the process-wide model."""
     from safetensors import safe_open
     if path is None:
-        from . import weights_path
+        from .weights import weights_path
         path = weights_path("llava")
     with safe_open(path, "pt") as f:
         meta = f.metadata() or {}
@@ -1219,7 +567,8 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
 
 def make_tower(cfg: LlavaConfig) -> nn.Module:
     """The frozen image tower: the icon-world CLIP's (trained) or a random one of its shape."""
-    from . import clip, detector, weights_path
+    from . import clip, detector
+    from .weights import weights_path
     if cfg.vision in ("clip", "detector"):
         if cfg.vision == "clip":
             model = clip.load(weights_path("clip"))
@@ -1240,34 +589,17 @@ def make_tower(cfg: LlavaConfig) -> nn.Module:
     raise ValueError(f"unknown vision tower {cfg.vision!r}")
 
 
-
 # ----------------------------------------------------------------------------- NLVR baseline
 
-_default_model: Optional[LLaVA] = None
 
-
-def default_model() -> LLaVA:
-    """The bundled model, loaded once per process (shared with the Vqa backend)."""
-    global _default_model
-    if _default_model is None:
-        try:
-            from ..backends import vqa as _backend
-            _default_model = _backend.model()
-        except Exception:
-            _default_model = load()
-    return _default_model
-
-
-def answer_statements(lefts, rights, statements_: Sequence[str], model: Optional[LLaVA] = None
-                      ) -> list[bool]:
-    """Batched `answer_statement`."""
-    model = model or default_model()
+def answer_statements(lefts, rights, statements_: Sequence[str], model: LLaVA) -> list[bool]:
+    """Batched `answer_statement` (model: e.g. `visprog.models.load("llava")`)."""
     ims = [side_by_side(l, r, model.config.image_size) for l, r in zip(lefts, rights)]
     replies = model.answer(ims, [statement_prompt(s) for s in statements_], max_new_tokens=4)
     return [r.strip().lower().startswith("yes") for r in replies]
 
 
-def answer_statement(left, right, statement: str, model: Optional[LLaVA] = None) -> bool:
+def answer_statement(left, right, statement: str, model: LLaVA) -> bool:
     """NLVR baseline: is `statement` true of the two images placed side by side?
     One model call, no program ('Is this statement true? ...' -> yes/no)."""
     return answer_statements([left], [right], [statement], model)[0]

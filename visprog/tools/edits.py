@@ -7,9 +7,8 @@ from PIL import Image as PILImage, ImageFilter
 
 from .. import glyphs
 from ..drawing import draw_objects, union_mask
-from ..registry import Image
+from ..registry import Image, builtin
 from ..values import Objects
-from . import registry
 
 
 def _keep_inside(image: Image, object: Objects, outside: Image) -> Image:
@@ -21,26 +20,26 @@ def _keep_inside(image: Image, object: Objects, outside: Image) -> Image:
     return result
 
 
-@registry.tool(example="IMAGE0=Tag(image=IMAGE, object=OBJ1)", aliases=("TAG",))
+@builtin(example="IMAGE0=Tag(image=IMAGE, object=OBJ1)", aliases=("TAG",))
 def Tag(image: Image, object: Objects) -> Image:
     """Draw each object's box and label on the image."""
     return draw_objects(image, object, masks=False)
 
 
-@registry.tool(example="IMAGE0=ColorPop(image=IMAGE, object=OBJ1)", aliases=("COLORPOP",))
+@builtin(example="IMAGE0=ColorPop(image=IMAGE, object=OBJ1)", aliases=("COLORPOP",))
 def ColorPop(image: Image, object: Objects) -> Image:
     """Keep the objects in colour and turn everything else grey."""
     return _keep_inside(image, object, image.convert("L"))
 
 
-@registry.tool(example="IMAGE0=BgBlur(image=IMAGE, object=OBJ1)", aliases=("BGBLUR",))
+@builtin(example="IMAGE0=BgBlur(image=IMAGE, object=OBJ1)", aliases=("BGBLUR",))
 def BgBlur(image: Image, object: Objects) -> Image:
     """Keep the objects sharp and blur the background."""
     radius = max(2, min(image.size) // 48)
     return _keep_inside(image, object, image.filter(ImageFilter.GaussianBlur(radius)))
 
 
-@registry.tool(example="IMAGE0=Emoji(image=IMAGE, object=OBJ0, emoji='smiling_face_with_sunglasses')",
+@builtin(example="IMAGE0=Emoji(image=IMAGE, object=OBJ0, emoji='smiling_face_with_sunglasses')",
                aliases=("EMOJI",))
 def Emoji(image: Image, object: Objects, emoji: str) -> Image:
     """Paste an OpenMoji glyph, chosen by name ('winking_face') or given as the emoji itself,
@@ -57,3 +56,6 @@ def Emoji(image: Image, object: Objects, emoji: str) -> Image:
         gy = y0 + (y1 - y0 - glyph.height) // 2
         out.paste(glyph, (gx, gy), glyph)
     return out
+
+
+TOOLS = (Tag, ColorPop, BgBlur, Emoji)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any, Union
 
 from .. import expr as _expr
-from ..registry import Value
+from ..registry import Value, builtin
 from ..values import Objects, Points
-from . import registry
 
 
-@registry.tool(example="ANSWER2=Eval(expr='{ANSWER0} + {ANSWER1} == 6')", aliases=("EVAL",))
+@builtin(example="ANSWER2=Eval(expr='{ANSWER0} + {ANSWER1} == 6')", aliases=("EVAL",))
 def Eval(expr: str, *, variables: dict) -> Value:
     """Evaluate an expression over earlier answers: {VAR} placeholders, and/or/not/xor,
     comparisons, + - * / // %, parentheses, 'yes' if ... else 'no', len/min/max/abs/int/round.
@@ -18,13 +17,16 @@ def Eval(expr: str, *, variables: dict) -> Value:
     return _expr.evaluate(expr, variables)
 
 
-@registry.tool(example="ANSWER0=Count(box=BOX0)", aliases=("COUNT",))
+@builtin(example="ANSWER0=Count(box=BOX0)", aliases=("COUNT",))
 def Count(box: Union[Objects, Points]) -> int:
     """Count the objects (or points) in a list."""
     return len(box)
 
 
-@registry.tool(example="FINAL=Result(var=ANSWER2)", aliases=("RESULT",))
+@builtin(example="FINAL=Result(var=ANSWER2)", aliases=("RESULT",))
 def Result(var: Any) -> Any:
     """Mark `var` as the program's result (without Result, the last step's output is)."""
     return var
+
+
+TOOLS = (Eval, Count, Result)

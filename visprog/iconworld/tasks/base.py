@@ -11,7 +11,8 @@ import numpy as np
 from ... import glyphs
 from .. import catalog
 from ..render import IconWorldError, Placement, good_hues, render
-from .common import CLEAR, Entry, Phrase, View, parse_phrase, plural, scene_view, with_article
+from ..language import number_word, plural, with_article
+from .common import CLEAR, Entry, Phrase, View, parse_phrase, scene_view
 
 WIDTH = HEIGHT = 256
 MAX_OBJECTS = 8
@@ -287,7 +288,6 @@ class ProgramBuilder:
 
 
 def number_text(rng, n: int) -> str:
-    from .common import number_word
     return number_word(n) if n <= 12 and rng.random() < 0.6 else str(n)
 
 

@@ -25,35 +25,16 @@ import numpy as np
 from ...errors import ToolUnavailable
 from ...values import FRAME_KEY
 from .. import catalog
+from ..language import RELATIONS, number_word, plural, with_article
 
 CLEAR = 0.2  # a relation is clear when the deciding fraction is <= CLEAR or >= 1 - CLEAR
 INSIDE = 0.5  # an object is in a view when this fraction of its mask is inside
-
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                "seventeen", "eighteen", "nineteen", "twenty")
 
 SIZE_WORDS = {"small": "small", "little": "small", "tiny": "small", "large": "large",
               "big": "large", "huge": "large", "medium": "medium", "medium-sized": "medium",
               "medium sized": "medium"}
 COLOR_WORDS = {**{c: c for c in catalog.COLORS}, "grey": "gray"}
-SIDES = ("left", "right", "above", "below")
-
-
-def number_word(n: int) -> str:
-    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
-
-
-def plural(name: str) -> str:
-    return catalog.plural_of(name)
-
-
-def article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
-def with_article(phrase: str) -> str:
-    return f"{article(phrase)} {phrase}"
+SIDES = RELATIONS
 
 
 def count_phrase(n: int, name: str, *, words: bool = True) -> str:

@@ -21,7 +21,8 @@ from ...errors import DatasetError
 from .. import catalog
 from .base import (CATEGORY_NAMES, CHARACTER_NAMES, Noun, ProgramBuilder, Retry, V,
                    fill, merge, noun, pick, spread)
-from .common import iou, plural, view_of, with_article
+from ..language import plural, with_article
+from .common import iou, view_of
 
 EMOJIS = ("smiling_face_with_sunglasses", "winking_face", "grinning_face", "face_with_tongue",
           "star_struck", "smiling_face_with_heart_eyes", "nerd_face", "zany_face",

@@ -13,18 +13,16 @@ from typing import Callable
 import numpy as np
 
 from .. import catalog
-from ..render import color_ids
+from ..language import OPPOSITE, RELATION_PHRASE, RELATION_WORDINGS
+from ..colors import color_ids
 from .base import (HEIGHT, WIDTH, Noun, ProgramBuilder, Retry, V, count, crop_region, fill,
                    half_box, image_half_fraction, is_clear, merge, pick, pick_nouns, spread,
                    unique)
 from .common import Entry, colour_is_attribute, relation_fraction
 
-SIDE_TEXT = {"left": ["to the left of", "on the left of", "left of"],
-             "right": ["to the right of", "on the right of", "right of"],
-             "above": ["above"], "below": ["below"]}
+SIDE_TEXT = RELATION_WORDINGS
 CROP_TOOL = {"left": "CropLeft", "right": "CropRight", "above": "CropAbove", "below": "CropBelow"}
-CANONICAL = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
-OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+CANONICAL = RELATION_PHRASE
 _COLOR_NAMES = tuple(catalog.COLORS)
 _BLACK = _COLOR_NAMES.index("black")
 SMALL_MAX = 36  # longest side (px) of a clearly small object

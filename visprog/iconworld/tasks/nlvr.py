@@ -14,11 +14,10 @@ import numpy as np
 from .base import (Noun, ProgramBuilder, Retry, V, capitalize, count, fill, is_clear,
                    merge, number_text, pick, pick_nouns, spread, unique)
 from .common import relation_fraction
+from ..language import OPPOSITE, RELATION_PHRASE, RELATION_WORDINGS
 
-SIDES = {"left": "right", "right": "left", "above": "below", "below": "above"}
-SIDE_TEXT = {"left": ["to the left of", "on the left of", "left of"],
-             "right": ["to the right of", "on the right of", "right of"],
-             "above": ["above"], "below": ["below"]}
+SIDES = OPPOSITE
+SIDE_TEXT = RELATION_WORDINGS
 IMAGE_NAME = {"LEFT": "left", "RIGHT": "right"}
 
 
@@ -343,8 +342,7 @@ def f_spatial(rng, label: bool):
     statement = pick(rng, [f"In the {where} image, {_a(x)} is {words} {_a(y)}.",
                            f"The {where} image shows {_a(x)} {words} {_a(y)}.",
                            f"In the {where} image, there is {_a(x)} {words} {_a(y)}."])
-    canonical = {"left": "to the left of", "right": "to the right of", "above": "above",
-                 "below": "below"}[rel]
+    canonical = RELATION_PHRASE[rel]
     pb = ProgramBuilder()
     a = pb.add("ANSWER", "Vqa", image=V(side), question=f"Is the {x} {canonical} the {y}?")
     e = pb.add("ANSWER", "Eval", expr=f"{{{a}}}")
@@ -352,7 +350,7 @@ def f_spatial(rng, label: bool):
 
 
 def _a(name: str) -> str:
-    from .common import with_article
+    from ..language import with_article
     return with_article(name)
 
 
