@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     row("counting 0-8, cluttered, asked directly", acc_direct, ">= 97%", n=len(items))
     row("counting 0-8, cluttered, by pointing", acc_point, ">= 97%", n=len(items))
     from visprog.backends import vqa as backend
-    backend._models["llava"] = model
+    backend.model = lambda: model  # the backend runs the model under test (--weights)
     ctx = ToolContext(ImageCache())
     via = backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}
                        for im, p in zip(images, plurals)], ctx)

@@ -130,3 +130,15 @@ def test_bad_planners_and_instructions_are_one_line_errors(tmp_path, capsys):
         assert main(["run", instruction, *pairs]) == 2
         assert capsys.readouterr().err == ("error: the instruction is empty: say what to find out "
                                            "about the images\n")
+
+
+def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["tools", "-v"]) == 0
+    assert capsys.readouterr().err == ""

@@ -241,10 +241,7 @@ def test_lexer_highlights_a_line():
 def test_plan_with_an_llm_planner_over_a_fake_chat_model(session):
     import itertools
     pytest.importorskip("langchain_core")
-    try:
-        from visprog.planners import LLMPlanner
-    except ImportError:
-        LLMPlanner = pytest.importorskip("visprog.planners.llm").LLMPlanner
+    from visprog.planners import LLMPlanner
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
     program = "ANSWER0=Vqa(image=IMAGE, question='How many squares?')\nFINAL=Result(var=ANSWER0)"

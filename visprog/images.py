@@ -45,7 +45,10 @@ def _open(stream: io.BytesIO, name: str) -> Image.Image:
         image.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+    except UnidentifiedImageError:
+        raise ImageError(f"image {name}: not an image file Pillow can read (PNG, JPEG, WebP, "
+                         f"GIF, BMP, TIFF, ...)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             EOFError, MemoryError) as exc:
         raise ImageError(f"image {name}: cannot be decoded ({exc})") from None
     return _normalise(image, name)

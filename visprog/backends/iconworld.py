@@ -90,9 +90,8 @@ DENOTE_FLOOR = 0.35    # a query this far from every name's prototype denotes no
 
 def _names(clip):
     """(catalogue names, what a crop is compared with to name it (N, D)): the names' image
-    prototypes when the weights carry them (measured: 100% top-1 on held-out crops of all
-    63 names, against 73% on characters with text embeddings, which put 'person' nearest
-    every character), else their prompt-ensembled text embeddings."""
+    prototypes when the weights carry them (text embeddings put 'person' nearest every
+    character; visprog/weights/clip.md), else their prompt-ensembled text embeddings."""
     if getattr(clip, "name_prototypes", None) is not None:
         return list(clip.prototype_names), clip.name_prototypes
     names = _vocabulary()
@@ -108,11 +107,9 @@ def denotation(clip, query: str) -> frozenset:
     Nearness is the query's similarity to a name's image prototype (its crops' mean
     embedding) as a share of the name's own caption's similarity to it, which puts names
     whose crops sit nearer or farther from any text on one scale. CLIP is trained to put a
-    group word as near each member's crops as the member's own name (`all_positives_loss`):
-    with the shipped weights members' shares are at least 0.94, the nearest non-member's at
-    most 0.79, so the drop falls between them for all 25 supercategories. Raw similarities
-    trail off flatly after a weakly held synonym (round 4's 'puppy': dog 0.36, bird 0.35,
-    sheep 0.33, ...), where its shares still dropped after dog (visprog/weights/clip.md)."""
+    group word as near each member's crops as the member's own name (`all_positives_loss`),
+    so the drop falls between members and non-members; raw similarities trail off flatly
+    after a weakly held synonym, where shares still drop (the margins: visprog/weights/clip.md)."""
     if getattr(clip, "name_prototypes", None) is None:
         return frozenset()
     cache = clip.__dict__.setdefault("_visprog_denotation", {})

@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .weights import no_random_init
+
 # ----------------------------------------------------------------------------- config
 
 
@@ -196,8 +198,8 @@ class CLIP(nn.Module):
 
 def tower_maps(tower: nn.Module, images, size: int, bf16: bool = False) -> torch.Tensor:
     """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> the tower's patch tokens (B, C, G, G),
-    float32. bf16=True runs the tower under bf16 autocast on a CPU: ~1.4x faster, and on 200
-    scenes the detector found the same objects from them, boxes within 0.7 px."""
+    float32. bf16=True runs the tower under bf16 autocast on a CPU (faster; the detector finds
+    the same objects from its maps: visprog/weights/detector.md)."""
     pixels = images if torch.is_tensor(images) else to_pixels(images, size)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
                                          enabled=bf16 and pixels.device.type == "cpu"):
@@ -245,7 +247,8 @@ def config_from(d: dict, cls=None):
 
 def load(path: str) -> CLIP:
     state, meta = read(path)
-    model = CLIP(config_from(meta["config"]))
+    with no_random_init():
+        model = CLIP(config_from(meta["config"]))
     prototypes = state.pop("name_prototypes", None)
     model.load_state_dict(state)
     # Mean image embedding of each catalogue name's crops (see `clip_train.name_prototypes`), if stored.

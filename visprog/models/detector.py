@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..iconworld.language import with_article
 from .clip import CLASSIFY_TEMPLATES, CLIPConfig, TextHead, Tower, config_from, read, tower_maps
+from .weights import no_random_init
 
 
 @dataclass
@@ -177,7 +178,8 @@ def text_embeddings(model, queries: list[str]) -> torch.Tensor:
 
 def load(path: str) -> Detector:
     state, meta = read(path)
-    model = Detector(config_from(meta["config"], DetectorConfig), config_from(meta["clip_config"]))
+    with no_random_init():
+        model = Detector(config_from(meta["config"], DetectorConfig), config_from(meta["clip_config"]))
     model.load_state_dict(state)
     return model.eval()
 

@@ -50,6 +50,7 @@ import torch.nn.functional as F
 
 from ..pointing import format_count, format_points
 from .tokenizer import BOS, EOS, PAD, Tokenizer
+from .weights import no_random_init
 
 # ----------------------------------------------------------------------------- config
 
@@ -551,14 +552,16 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     names = {f.name for f in dataclasses.fields(LlavaConfig)}
     cfg = LlavaConfig(**{k: v for k, v in json.loads(meta["config"]).items() if k in names})
-    model = LLaVA(cfg, Tokenizer.from_json(meta["tokenizer"]))
+    with no_random_init():
+        model = LLaVA(cfg, Tokenizer.from_json(meta["tokenizer"]))
     tower_state = {k[6:]: state.pop(k) for k in list(state) if k.startswith("tower.")}
     state["lm_head.weight"] = state["wte.weight"]
     model.load_state_dict(state)
     model.meta = {k: v for k, v in meta.items() if k not in ("config", "tokenizer", "tower_config")}
     if tower is None and tower_state:
         from . import clip
-        tower = clip.Tower(clip.config_from(json.loads(meta.get("tower_config") or "{}")))
+        with no_random_init():
+            tower = clip.Tower(clip.config_from(json.loads(meta.get("tower_config") or "{}")))
         tower.load_state_dict(tower_state)
         tower.clip_config = json.loads(meta.get("tower_config") or "{}")
     model.attach_tower(tower if tower is not None else make_tower(cfg))

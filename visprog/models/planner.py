@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 
 from ..planners import grammar as G
+from .weights import no_random_init
 
 ENC_WIDTH = 384  # MiniLM hidden size
 MAX_SOURCE = 48  # word pieces of instruction kept
@@ -192,7 +193,8 @@ class PlannerModel(nn.Module):
         from safetensors.torch import load_file
         with safe_open(str(path), "pt") as f:
             info = f.metadata()
-        model = cls(json.loads(info["vocab"]), PlannerConfig(**json.loads(info["config"])))
+        with no_random_init():
+            model = cls(json.loads(info["vocab"]), PlannerConfig(**json.loads(info["config"])))
         state = {k: v.float() for k, v in load_file(str(path)).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or set(missing) - {"task.weight"}:  # older files have no task embedding
