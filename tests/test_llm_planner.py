@@ -168,3 +168,12 @@ def test_every_example_parses_and_checks():
 def test_extract_program():
     assert extract_program(f"Sure.\n{GOOD}\nHope this helps.") == GOOD
     assert extract_program("no program here") == "no program here"
+
+
+def test_a_model_that_raises_is_a_planner_error():
+    def broken(prompt):
+        raise RuntimeError("connection refused")
+    with pytest.raises(PlannerError, match="RuntimeError: connection refused"):
+        LLMPlanner(broken, k=0, cache=False).plan("Is there a dog?")
+    with pytest.raises(PlannerError, match="instruction is empty"):
+        LLMPlanner(broken, k=0, cache=False).plan("  ")

@@ -19,9 +19,10 @@ from typing import Any, Optional
 from .errors import ProgramError, VisprogError
 
 
-# Modules that add their own subcommands (`data`, `run`, `repl`, `docs`) with
+# Modules that add their own subcommands (`data`, `run`, `eval`, `repl`, `docs`) with
 # `add_commands(sub)`, and the models each adds to `visprog train` with `add_train_commands(sub)`.
-COMMAND_MODULES = ["visprog.iconworld.cli", "visprog.planners.cli", "visprog.repl"]
+COMMAND_MODULES = ["visprog.iconworld.cli", "visprog.planners.cli", "visprog.evaluation.cli",
+                   "visprog.repl"]
 TRAIN_MODULES = ["visprog.models.cli", "visprog.models.vqa_cli", "visprog.planners.cli"]
 
 

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Iterator, Optional, Union
 
 from ..errors import DatasetError, VisprogError
 from .tasks import TASKS, generate_item, reproduces
@@ -190,50 +190,65 @@ def load(directory: PathLike) -> list[dict]:
 
     Raises DatasetError naming the file and line of any malformed item.
     """
+    items = []
+    for item in read(directory):
+        if isinstance(item, DatasetError):
+            raise item
+        items.append(item)
+    return items
+
+
+def read(directory: PathLike) -> Iterator[Union[dict, DatasetError]]:
+    """Each line of a dataset folder's data file: the item (image paths made absolute), or a
+    DatasetError naming the file and line, in place of a malformed item, so that one bad
+    line need not stop an evaluation. A missing or unreadable data file raises."""
     root = Path(directory)
     path = root / DATA_FILE
     if not path.is_file():
         raise DatasetError(f"{root} is not an icon-world dataset: no {DATA_FILE}")
-    items = []
-    seen_ids: set[str] = set()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read {path}: {exc}") from None
+    seen_ids: set[str] = set()
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(item, dict):
-            raise DatasetError(f"{where}: expected a JSON object, got {type(item).__name__}")
-        missing = [k for k in REQUIRED if k not in item]
-        if missing:
-            raise DatasetError(f"{where}: missing {', '.join(missing)}")
-        for key in ("id", "task", "instruction", "program"):
-            if not isinstance(item[key], str):
-                raise DatasetError(f"{where}: {key} must be a string")
-        if item["task"] not in TASKS:
-            raise DatasetError(f"{where}: unknown task {item['task']!r}")
-        if item["id"] in seen_ids:
-            raise DatasetError(f"{where}: duplicate id {item['id']!r}")
-        seen_ids.add(item["id"])
-        images = item["images"]
-        if not isinstance(images, dict) or not images or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in images.items()):
-            raise DatasetError(f"{where}: images must map names to relative paths")
-        resolved = {}
-        for name, rel in images.items():
-            p = Path(rel)
-            if p.is_absolute() or ".." in p.parts:
-                raise DatasetError(f"{where}: image path {rel!r} must stay inside the dataset folder")
-            resolved[name] = str((root / p).resolve())
-        item["images"] = resolved
-        items.append(item)
-    return items
+        if line.strip():
+            try:
+                yield _item(line, f"{path}, line {number}", root, seen_ids)
+            except DatasetError as exc:
+                yield exc
+
+
+def _item(line: str, where: str, root: Path, seen_ids: set[str]) -> dict:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(item, dict):
+        raise DatasetError(f"{where}: expected a JSON object, got {type(item).__name__}")
+    missing = [k for k in REQUIRED if k not in item]
+    if missing:
+        raise DatasetError(f"{where}: missing {', '.join(missing)}")
+    for key in ("id", "task", "instruction", "program"):
+        if not isinstance(item[key], str):
+            raise DatasetError(f"{where}: {key} must be a string")
+    if item["task"] not in TASKS:
+        raise DatasetError(f"{where}: unknown task {item['task']!r}")
+    if item["id"] in seen_ids:
+        raise DatasetError(f"{where}: duplicate id {item['id']!r}")
+    seen_ids.add(item["id"])
+    images = item["images"]
+    if not isinstance(images, dict) or not images or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in images.items()):
+        raise DatasetError(f"{where}: images must map names to relative paths")
+    resolved = {}
+    for name, rel in images.items():
+        p = Path(rel)
+        if p.is_absolute() or ".." in p.parts:
+            raise DatasetError(f"{where}: image path {rel!r} must stay inside the dataset folder")
+        resolved[name] = str((root / p).resolve())
+    item["images"] = resolved
+    return item
 
 
 # --------------------------------------------------------------------------- showing
@@ -341,4 +356,4 @@ def check(directory: PathLike, progress: bool = True, *, limit: Optional[int] = 
     return report
 
 
-__all__ = ["make", "load", "contact_sheet", "check", "check_item", "CheckReport", "OPENMOJI_CREDIT"]
+__all__ = ["make", "load", "read", "contact_sheet", "check", "check_item", "CheckReport", "OPENMOJI_CREDIT"]

@@ -175,6 +175,48 @@ class LLMPlanner:
         self._cache_put(key, text)
         return text
 
+    def plan_batch(self, instructions: Sequence[str], *, tasks: Optional[Sequence] = None,
+                   inputs: Optional[Sequence] = None) -> list[Union[Program, PlannerError]]:
+        """`plan` for many instructions (`tasks`, `inputs`: one per instruction, or None), a
+        PlannerError in place of any that fails. The first round goes to the model as one
+        batch (a `chat_batch` method, a chat model's `batch`, else one call each); only the
+        candidates that do not check go through `plan`'s repair rounds."""
+        n = len(instructions)
+        tasks, inputs = tasks or [None] * n, inputs or [None] * n
+        out: list = [None] * n
+        asks = []  # (index, instruction, task, inputs, cache key, messages)
+        for i, (instruction, task, names) in enumerate(zip(instructions, tasks, inputs)):
+            try:
+                check_instruction(instruction)
+            except PlannerError as exc:
+                out[i] = exc
+                continue
+            task = task or detect_task(instruction)
+            names = tuple(names) if names is not None else INPUTS.get(task, ("IMAGE",))
+            key = self._key(instruction, task, names)
+            cached = self._cache_get(key)
+            if cached is not None:
+                out[i] = parse(cached)
+            else:
+                asks.append((i, instruction, task, names, key,
+                             self.messages(instruction, task, names)))
+        try:
+            replies = self._ask_batch([ask[-1] for ask in asks])
+        except PlannerError:  # say which items fail: ask them one at a time
+            replies = [None] * len(asks)
+        for (i, instruction, task, names, key, _), reply in zip(asks, replies):
+            text = extract_program(reply) if reply is not None else ""
+            if reply is not None and not any(d.severity == "error" for d in
+                                             _diagnostics(text, self.registry, names)):
+                self._cache_put(key, text)
+                out[i] = parse(text)
+                continue
+            try:
+                out[i] = self.plan(instruction, task=task, inputs=names)
+            except PlannerError as exc:
+                out[i] = exc
+        return out
+
     def repair(self, instruction: str, program: Union[Program, str], error: BaseException, *,
                task: Optional[str] = None, inputs: Optional[Iterable[str]] = None) -> Program:
         """One more try after `program` failed at run time with `error`."""
@@ -224,6 +266,21 @@ class LLMPlanner:
             return self._replies(messages, n)
         except PlannerError:
             raise
+        except Exception as exc:  # a model or a callable failing is the planner failing
+            raise PlannerError(f"the planner {self.name} failed: {error_line(exc)}") from exc
+
+    def _ask_batch(self, conversations: list[list[tuple[str, str]]]) -> list[str]:
+        """One reply to each conversation, asked together where the model can batch."""
+        if not conversations:
+            return []
+        model = self.model
+        self.calls += len(conversations)
+        try:
+            if _is_chat_model(model):
+                return [_content(m) for m in model.batch([to_langchain(c) for c in conversations])]
+            if hasattr(model, "chat_batch"):
+                return [str(r) for r in model.chat_batch(conversations)]
+            return [self._replies(c, 1)[0] for c in conversations]
         except Exception as exc:  # a model or a callable failing is the planner failing
             raise PlannerError(f"the planner {self.name} failed: {error_line(exc)}") from exc
 

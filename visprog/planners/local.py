@@ -58,19 +58,29 @@ class LocalPlanner:
 
     def chat(self, messages: list[tuple[str, str]]) -> str:
         """The program the model writes for the last request in the conversation."""
+        return self._decode([messages], sum(role == "ai" for role, _ in messages))[0]
+
+    def chat_batch(self, conversations: list[list[tuple[str, str]]]) -> list[str]:
+        """`chat` of many first requests (no earlier reply), decoded as one batch."""
+        if any(role == "ai" for messages in conversations for role, _ in messages):
+            return [self.chat(messages) for messages in conversations]
+        return self._decode(conversations, 0)
+
+    def _decode(self, conversations: list, replies: int) -> list[str]:
         import torch
         from ..models import load
-        text = next((body for role, body in reversed(messages) if role == "human"), "")
-        instruction, names, task = parse_request(text)
-        if task is None or not names:
-            from .tasks import INPUTS, detect_task
+        from .tasks import INPUTS, detect_task
+        requests = []
+        for messages in conversations:
+            text = next((body for role, body in reversed(messages) if role == "human"), "")
+            instruction, names, task = parse_request(text)
             task = task or detect_task(instruction)
-            names = names or INPUTS.get(task, ("IMAGE",))
-        replies = sum(role == "ai" for role, _ in messages)
+            requests.append((instruction, names or INPUTS.get(task, ("IMAGE",)), task))
+        instructions, names, tasks = (list(column) for column in zip(*requests))
         temperature = self.repair_temperature if replies else self.temperature
         generator = torch.Generator().manual_seed(self.seed + replies)
-        return load("planner", self.weights).plan([instruction], [names], tasks=[task],
-                                                  temperature=temperature, generator=generator)[0]
+        return load("planner", self.weights).plan(instructions, names, tasks=tasks,
+                                                  temperature=temperature, generator=generator)
 
 
 def local_planner(**kwargs) -> "LLMPlanner":  # noqa: F821

@@ -1,0 +1,14 @@
+"""Dataset evaluation: `visprog.evaluate(dataset, out=...)` and `visprog eval`.
+
+| module | holds |
+| --- | --- |
+| `evaluate.py` | `evaluate`, `EvalSummary`: batches of items planned together, run, scored |
+| `engine.py` | `execute_many`: many programs step-synchronously, one batch per tool |
+| `results.py` | the results file: a JSON line per item, flushed as it ends, resumable |
+| `cli.py` | `visprog eval` |
+"""
+
+from .engine import execute_many
+from .evaluate import EvalSummary, evaluate
+
+__all__ = ["evaluate", "EvalSummary", "execute_many"]

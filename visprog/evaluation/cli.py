@@ -1,0 +1,37 @@
+"""`visprog eval DATASET`: evaluate a dataset folder, one results line per item.
+
+    visprog eval data/nlvr --out results.jsonl            # plan with the in-repo planner
+    visprog eval data/nlvr --out gold.jsonl --programs gold
+
+Rerunning with the same --out resumes: items already there are skipped. The exit status
+is 0 when the run completed, whatever its items did (their errors are on their lines).
+"""
+
+from __future__ import annotations
+
+
+def cmd_eval(args) -> int:
+    from ..cli import backend_choice
+    from .evaluate import evaluate
+    summary = evaluate(args.dataset, args.out, batch_size=args.batch_size, engine=args.engine,
+                       planner=args.planner, backend=backend_choice(args.backend),
+                       programs=args.programs, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def add_commands(sub) -> None:
+    from ..cli import backend_options, debug_option
+    from .evaluate import ENGINES
+    p = sub.add_parser("eval", help="evaluate a dataset folder (visprog data make): plan, run, score",
+                       parents=[backend_options(), debug_option()])
+    p.add_argument("dataset", help="a folder with data.jsonl and images/")
+    p.add_argument("--out", metavar="FILE.jsonl",
+                   help="results, one JSON line per item; rerunning resumes (default: none kept)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N")
+    p.add_argument("--engine", choices=ENGINES, default="local")
+    p.add_argument("--planner", metavar="local|local:FILE|hf:DIR",
+                   help="who writes the programs (default: the in-repo planner model)")
+    p.add_argument("--programs", choices=["gold"], help="run the items' gold programs instead")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)

@@ -1,0 +1,164 @@
+"""`visprog.evaluate`: a dataset folder in, a results file and a summary out.
+
+    summary = visprog.evaluate("data/nlvr", out="results.jsonl")
+    print(summary)            # accuracy per task and per form, items/s
+
+Items go in batches of `batch_size`: the planner writes the batch's programs together
+(`LLMPlanner.plan_batch`; `programs="gold"` runs the items' own programs), then the
+batched engine runs them (`engine.execute_many`). Each item's line is written as soon as
+its batch ends; a rerun with the same `out` skips the items already there. One item's
+failure (a bad image, an instruction the planner refuses, a tool error, a malformed line
+of the dataset) is recorded on its line and never stops the run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import DatasetError, VisprogError
+from .results import Results, record
+
+ENGINES = ("local",)
+
+
+@dataclass
+class EvalSummary:
+    """Counts over every item of the dataset (those of earlier, resumed runs included)."""
+
+    total: int = 0
+    correct: int = 0
+    errors: int = 0
+    by_task: dict[str, list[int]] = field(default_factory=dict)  # task -> [correct, total]
+    by_form: dict[str, list[int]] = field(default_factory=dict)
+    seconds: float = 0.0  # this run's wall time
+    evaluated: int = 0    # items this run evaluated (the rest were in the results file)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    @property
+    def items_per_second(self) -> float:
+        return self.evaluated / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def of(cls, records: list[dict]) -> "EvalSummary":
+        summary = cls()
+        for r in records:
+            summary.total += 1
+            summary.correct += bool(r["correct"])
+            summary.errors += r["error"] is not None
+            for table, key in ((summary.by_task, r["task"]), (summary.by_form, r["form"])):
+                counts = table.setdefault(str(key), [0, 0])
+                counts[0] += bool(r["correct"])
+                counts[1] += 1
+        return summary
+
+    def counts(self) -> tuple:
+        """What two runs of the same dataset must agree on (not the timings)."""
+        return (self.total, self.correct, self.errors, self.by_task, self.by_form)
+
+    def __str__(self) -> str:
+        lines = [f"{self.correct}/{self.total} correct ({self.accuracy:.1%}), {self.errors} "
+                 f"error(s); {self.evaluated} evaluated in {self.seconds:.1f}s "
+                 f"({self.items_per_second:.1f} items/s)", "| task | correct | accuracy |",
+                 "| --- | --- | --- |"]
+        lines += [f"| {k} | {c}/{n} | {c / n:.1%} |" for k, (c, n) in sorted(self.by_task.items())]
+        lines += ["| form | correct | accuracy |", "| --- | --- | --- |"]
+        lines += [f"| {k} | {c}/{n} | {c / n:.1%} |" for k, (c, n) in sorted(self.by_form.items())]
+        return "\n".join(lines)
+
+
+def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
+             batch_size: int = 64, engine: str = "local", planner: Any = None,
+             backend: Any = None, programs: Optional[str] = None, registry=None,
+             progress: bool = True) -> EvalSummary:
+    """Evaluate every item of a dataset folder (`visprog data make`); see the module doc.
+    `programs="gold"` runs the items' gold programs without a planner."""
+    from ..iconworld.dataset import _progress, read
+    if engine not in ENGINES:
+        raise VisprogError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    if programs not in (None, "gold"):
+        raise VisprogError(f"programs must be None or 'gold', got {programs!r}")
+    if batch_size < 1:
+        raise VisprogError(f"batch_size must be at least 1, got {batch_size}")
+    if planner is None or isinstance(planner, str) or not hasattr(planner, "plan"):
+        from ..api import as_planner
+        planner = None if programs == "gold" else as_planner(planner)
+    entries = [(f"<malformed line {i}>", x) if isinstance(x, DatasetError) else (x["id"], x)
+               for i, x in enumerate(read(dataset), 1)]
+    results = Results(out)
+    start = time.perf_counter()
+    todo = [(item_id, x) for item_id, x in entries if item_id not in results]
+    bar = _progress(len(todo), "eval", progress)
+    try:
+        for k in range(0, len(todo), batch_size):
+            batch = todo[k:k + batch_size]
+            for line in evaluate_batch(batch, planner, registry=registry, backend=backend):
+                results.add(line)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        results.close()
+    summary = EvalSummary.of([results.records[item_id] for item_id, _ in entries])
+    summary.seconds, summary.evaluated = time.perf_counter() - start, len(todo)
+    return summary
+
+
+def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, *,
+                   registry=None, backend: Any = None) -> list[dict]:
+    """The results lines of a batch of (id, item or the DatasetError of its line)."""
+    from ..checker import check
+    from ..iconworld.tasks import reproduces
+    from .engine import execute_many
+    start = time.perf_counter()
+    lines: dict[int, dict] = {}
+    items = []
+    for index, (item_id, item) in enumerate(batch):
+        if isinstance(item, DatasetError):
+            lines[index] = record(item_id, error=f"DatasetError: {item}")
+        else:
+            items.append((index, item))
+    if planner is None:
+        planned = [item["program"] for _, item in items]
+    else:
+        planned = planner.plan_batch([item["instruction"] for _, item in items],
+                                     tasks=[item["task"] for _, item in items],
+                                     inputs=[tuple(item["images"]) for _, item in items])
+    runnable = [(index, item, program) for (index, item), program in zip(items, planned)
+                if not isinstance(program, VisprogError)]
+    for (index, item), program in zip(items, planned):
+        if isinstance(program, VisprogError):
+            lines[index] = _line(item, error=program)
+    outcomes = execute_many([(program, item["images"]) for _, item, program in runnable],
+                            registry=registry, backend=backend)
+    for (index, item, program), outcome in zip(runnable, outcomes):
+        if isinstance(outcome, VisprogError):
+            lines[index] = _line(item, program=program, error=outcome)
+            continue
+        try:
+            correct, _ = reproduces({**item, "images": outcome.inputs}, outcome)
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed answer or target
+            lines[index] = _line(item, program=program, error=DatasetError(f"cannot score: {exc}"))
+            continue
+        warnings = [str(d) for d in check(outcome.program, registry, inputs=item["images"])
+                    if d.severity == "warning"]
+        lines[index] = _line(item, program=program, answer=outcome.value, correct=correct,
+                             warnings=warnings)
+    share = round((time.perf_counter() - start) / max(len(batch), 1), 4)
+    for line in lines.values():
+        line["seconds"] = share
+    return [lines[i] for i in range(len(batch))]
+
+
+def _line(item: dict, *, program: Any = None, error: Optional[BaseException] = None,
+          answer: Any = None, correct: bool = False, warnings: Optional[list] = None) -> dict:
+    from ..values import jsonable
+    return record(item["id"], item["task"], form=item.get("form"),
+                  program=None if program is None else str(program),
+                  answer=jsonable(answer), gold=jsonable(item.get("answer")), correct=bool(correct),
+                  error=None if error is None else f"{type(error).__name__}: {error}",
+                  warnings=warnings or [])
