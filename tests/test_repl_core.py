@@ -152,7 +152,8 @@ def test_load_and_show_and_vars(session, tmp_path):
     reply = session.handle(f":load LEFT={path}")
     assert not reply.ok and "used by session line(s) 1" in reply.text
     assert not session.handle(f":load A={path}").ok
-    assert not session.handle(":load NOPE=/does/not/exist.png").ok
+    reply = session.handle(":load NOPE=/does/not/exist.png")
+    assert not reply.ok and reply.text == "error: image NOPE: no such file: /does/not/exist.png"
     assert "NOPE" not in session.variables
     reply = session.handle(":vars")
     assert "LEFT" in reply.text and "A " in reply.text and "input" in reply.text
