@@ -101,3 +101,17 @@ def test_a_torn_last_line_is_cut(nlvr, tmp_path):
     def without_times(lines):
         return [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
     assert without_times(_lines(out)) == without_times(json.loads(x) for x in data.splitlines())
+
+
+def test_ray_gives_the_local_answers(nlvr, tmp_path):
+    ray = pytest.importorskip("ray")
+    local = visprog.evaluate(nlvr, tmp_path / "local.jsonl", batch_size=4, progress=False)
+    try:
+        on_ray = visprog.evaluate(nlvr, tmp_path / "ray.jsonl", batch_size=4, engine="ray",
+                                  workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    answers = {line["id"]: (line["program"], line["answer"]) for line in _lines(tmp_path / "local.jsonl")}
+    assert {line["id"]: (line["program"], line["answer"])
+            for line in _lines(tmp_path / "ray.jsonl")} == answers
+    assert on_ray.counts() == local.counts()

@@ -5,6 +5,7 @@
 | `evaluate.py` | `evaluate`, `EvalSummary`: batches of items planned together, run, scored |
 | `engine.py` | `execute_many`: many programs step-synchronously, one batch per tool |
 | `results.py` | the results file: a JSON line per item, flushed as it ends, resumable |
+| `ray_engine.py` | `engine="ray"`: batches on Ray actors that load the models once |
 | `cli.py` | `visprog eval` |
 """
 

@@ -15,7 +15,7 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate
     summary = evaluate(args.dataset, args.out, batch_size=args.batch_size, engine=args.engine,
                        planner=args.planner, backend=backend_choice(args.backend),
-                       programs=args.programs, progress=not args.quiet)
+                       programs=args.programs, progress=not args.quiet, workers=args.workers)
     print(summary)
     return 0
 
@@ -29,7 +29,9 @@ def add_commands(sub) -> None:
     p.add_argument("--out", metavar="FILE.jsonl",
                    help="results, one JSON line per item; rerunning resumes (default: none kept)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N")
-    p.add_argument("--engine", choices=ENGINES, default="local")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="ray: spread batches over Ray workers (RAY_ADDRESS joins a cluster)")
+    p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per CPU)")
     p.add_argument("--planner", metavar="local|local:FILE|hf:DIR",
                    help="who writes the programs (default: the in-repo planner model)")
     p.add_argument("--programs", choices=["gold"], help="run the items' gold programs instead")

@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 from ..errors import DatasetError, VisprogError
 from .results import Results, record
 
-ENGINES = ("local",)
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -75,9 +75,10 @@ class EvalSummary:
 def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
              batch_size: int = 64, engine: str = "local", planner: Any = None,
              backend: Any = None, programs: Optional[str] = None, registry=None,
-             progress: bool = True) -> EvalSummary:
+             progress: bool = True, workers: Optional[int] = None) -> EvalSummary:
     """Evaluate every item of a dataset folder (`visprog data make`); see the module doc.
-    `programs="gold"` runs the items' gold programs without a planner."""
+    `programs="gold"` runs the items' gold programs without a planner. `engine="ray"`
+    spreads the batches over `workers` Ray actors (`ray_engine.py`)."""
     from ..iconworld.dataset import _progress, read
     if engine not in ENGINES:
         raise VisprogError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
@@ -85,21 +86,32 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
         raise VisprogError(f"programs must be None or 'gold', got {programs!r}")
     if batch_size < 1:
         raise VisprogError(f"batch_size must be at least 1, got {batch_size}")
-    if planner is None or isinstance(planner, str) or not hasattr(planner, "plan"):
+    if engine == "ray" and registry is not None:
+        raise VisprogError("engine 'ray' runs the default registry (add tools with --plugin)")
+    spec = planner
+    if engine == "local" and programs != "gold":
         from ..api import as_planner
-        planner = None if programs == "gold" else as_planner(planner)
+        planner = as_planner(planner)
     entries = [(f"<malformed line {i}>", x) if isinstance(x, DatasetError) else (x["id"], x)
                for i, x in enumerate(read(dataset), 1)]
     results = Results(out)
     start = time.perf_counter()
     todo = [(item_id, x) for item_id, x in entries if item_id not in results]
+    batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
+    if engine == "ray":
+        from .ray_engine import run_on_ray
+        done = run_on_ray(batches, planner=spec, backend=backend, gold=programs == "gold",
+                          workers=workers)
+    else:
+        gold = programs == "gold"
+        done = (evaluate_batch(batch, None if gold else planner, registry=registry,
+                               backend=backend) for batch in batches)
     bar = _progress(len(todo), "eval", progress)
     try:
-        for k in range(0, len(todo), batch_size):
-            batch = todo[k:k + batch_size]
-            for line in evaluate_batch(batch, planner, registry=registry, backend=backend):
+        for lines in done:
+            for line in lines:
                 results.add(line)
-            bar.update(len(batch))
+            bar.update(len(lines))
     finally:
         bar.close()
         results.close()
