@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import sys
 
-from .llm import check_instruction
-from .spec import planner_from_spec
-
 
 def cmd_run(args) -> int:
-    from ..api import run
+    from ..api import as_planner, run
     from ..cli import backend_choice, parse_images, print_result
-    from ..interpreter import load_images
-    check_instruction(args.instruction)
-    images = load_images(parse_images(args.images))  # a bad image fails before the planner loads
-    planner = planner_from_spec(args.planner, repair_runtime_errors=args.repair)
-    result = run(args.instruction, images, planner=planner, task=args.task,
+    planner = as_planner(args.planner, repair_runtime_errors=args.repair)  # checks the spec only
+    result = run(args.instruction, parse_images(args.images), planner=planner, task=args.task,
                  backend=backend_choice(args.backend))
     if args.show_program or not args.json:
         print(f"# program\n{result.program}\n# result", file=sys.stderr if args.json else sys.stdout)
