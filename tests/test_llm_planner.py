@@ -177,3 +177,12 @@ def test_a_model_that_raises_is_a_planner_error():
         LLMPlanner(broken, k=0, cache=False).plan("Is there a dog?")
     with pytest.raises(PlannerError, match="instruction is empty"):
         LLMPlanner(broken, k=0, cache=False).plan("  ")
+
+
+def test_plan_batch_repairs_a_bad_first_candidate_and_names_failures():
+    good = "ANSWER0=Vqa(image=IMAGE, question='Is there a dog?')\nFINAL=Result(var=ANSWER0)"
+    replies = iter(["BOX0=Nope(image=IMAGE)", good])
+    planner = LLMPlanner(lambda prompt: next(replies), k=0, cache=False)
+    out = planner.plan_batch(["Is there a dog?", ""], tasks=["gqa", "gqa"])
+    assert str(out[0]) == good and len(planner.attempts) == 2 and not planner.attempts[0].valid
+    assert isinstance(out[1], PlannerError) and "instruction is empty" in str(out[1])

@@ -162,16 +162,12 @@ class LLMPlanner:
 
     def plan_text(self, instruction: str, *, task: Optional[str] = None,
                   inputs: Optional[Iterable[str]] = None) -> str:
-        check_instruction(instruction)
-        task = task or detect_task(instruction)
-        inputs = tuple(inputs) if inputs is not None else INPUTS.get(task, ("IMAGE",))
-        key = self._key(instruction, task, inputs)
+        task, inputs, key = self._request(instruction, task, inputs)
         cached = self._cache_get(key)
         if cached is not None:
             self.attempts = []
             return cached
-        messages = self.messages(instruction, task, inputs)
-        text = self._search(messages, instruction, inputs, task=task)
+        text = self._search(self.messages(instruction, task, inputs), instruction, inputs, task=task)
         self._cache_put(key, text)
         return text
 
@@ -179,21 +175,19 @@ class LLMPlanner:
                    inputs: Optional[Sequence] = None) -> list[Union[Program, PlannerError]]:
         """`plan` for many instructions (`tasks`, `inputs`: one per instruction, or None), a
         PlannerError in place of any that fails. The first round goes to the model as one
-        batch (a `chat_batch` method, a chat model's `batch`, else one call each); only the
-        candidates that do not check go through `plan`'s repair rounds."""
+        batch (a `chat_batch` method, a chat model's `batch`, else one call each), one
+        candidate per instruction; a candidate that does not check goes on to `plan`'s
+        repair rounds."""
         n = len(instructions)
-        tasks, inputs = tasks or [None] * n, inputs or [None] * n
         out: list = [None] * n
         asks = []  # (index, instruction, task, inputs, cache key, messages)
-        for i, (instruction, task, names) in enumerate(zip(instructions, tasks, inputs)):
+        for i, (instruction, task, names) in enumerate(zip(instructions, tasks or [None] * n,
+                                                           inputs or [None] * n)):
             try:
-                check_instruction(instruction)
+                task, names, key = self._request(instruction, task, names)
             except PlannerError as exc:
                 out[i] = exc
                 continue
-            task = task or detect_task(instruction)
-            names = tuple(names) if names is not None else INPUTS.get(task, ("IMAGE",))
-            key = self._key(instruction, task, names)
             cached = self._cache_get(key)
             if cached is not None:
                 out[i] = parse(cached)
@@ -201,41 +195,49 @@ class LLMPlanner:
                 asks.append((i, instruction, task, names, key,
                              self.messages(instruction, task, names)))
         try:
-            replies = self._ask_batch([ask[-1] for ask in asks])
-        except PlannerError:  # say which items fail: ask them one at a time
+            replies = [[reply] for reply in self._ask_batch([ask[-1] for ask in asks])]
+        except PlannerError:  # ask each alone, so that each failure names its own item
             replies = [None] * len(asks)
-        for (i, instruction, task, names, key, _), reply in zip(asks, replies):
-            text = extract_program(reply) if reply is not None else ""
-            if reply is not None and not any(d.severity == "error" for d in
-                                             _diagnostics(text, self.registry, names)):
-                self._cache_put(key, text)
-                out[i] = parse(text)
-                continue
+        for (i, instruction, task, names, key, messages), first in zip(asks, replies):
             try:
-                out[i] = self.plan(instruction, task=task, inputs=names)
+                text = self._search(messages, instruction, names, task=task, first=first)
             except PlannerError as exc:
                 out[i] = exc
+                continue
+            self._cache_put(key, text)
+            out[i] = parse(text)
         return out
 
     def repair(self, instruction: str, program: Union[Program, str], error: BaseException, *,
                task: Optional[str] = None, inputs: Optional[Iterable[str]] = None) -> Program:
         """One more try after `program` failed at run time with `error`."""
-        task = task or detect_task(instruction)
-        inputs = tuple(inputs) if inputs is not None else INPUTS.get(task, ("IMAGE",))
+        task, inputs, key = self._request(instruction, task, inputs)
         messages = self.messages(instruction, task, inputs)
         messages += [("ai", str(program)),
                      ("human", f"Running that program failed:\n{error}\n\nWrite a corrected program "
                                f"for the same instruction.\n{request_text(instruction, inputs, task)}")]
         text = self._search(messages, instruction, inputs, rounds=1, task=task)
-        self._cache_put(self._key(instruction, task, inputs), text)
+        self._cache_put(key, text)
         return parse(text)
 
+    def _request(self, instruction: str, task: Optional[str], inputs: Optional[Iterable[str]]
+                 ) -> tuple[str, tuple[str, ...], str]:
+        """(task, input names, cache key) of a request, defaults filled; PlannerError for an
+        instruction that is not a non-empty string."""
+        check_instruction(instruction)
+        task = task or detect_task(instruction)
+        inputs = tuple(inputs) if inputs is not None else INPUTS.get(task, ("IMAGE",))
+        return task, inputs, self._key(instruction, task, inputs)
+
     def _search(self, messages: list, instruction: str, inputs: Sequence[str],
-                rounds: Optional[int] = None, task: Optional[str] = None) -> str:
+                rounds: Optional[int] = None, task: Optional[str] = None,
+                first: Optional[list[str]] = None) -> str:
+        """Ask, check and repair, up to `rounds` rounds; `first`: the first round's replies,
+        when they were asked already (`plan_batch`)."""
         self.attempts = []
         rounds = self.retries + 1 if rounds is None else rounds
         for round_ in range(1, rounds + 1):
-            replies = self._ask(messages, self.samples)
+            replies = first if round_ == 1 and first is not None else self._ask(messages, self.samples)
             first_bad = None
             for reply in replies:
                 text = extract_program(reply)
