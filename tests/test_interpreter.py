@@ -127,3 +127,10 @@ def test_image_cache_is_keyed_by_content():
     for img in (a, b, square_image(3)):
         cache.get(img, "features", lambda: computed.append(1))
     assert len(computed) == 2
+
+
+def test_the_checker_warnings_travel_with_the_result():
+    result = execute("A=Eval(expr='1 + 1')\nA=Eval(expr='{A} * 3')", {})
+    assert result.value == 6
+    assert [(d.line, d.severity) for d in result.warnings] == [(2, "warning")]
+    assert "'A' is redefined" in result.warnings[0].message

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
-from .checker import check
+from .checker import Diagnostic, check
 from .errors import CheckError, EvalError, ImageError, ToolError, ToolUnavailable, VisprogError
 from .images import load_image
 from .program import Program, Step, Var, parse
@@ -63,12 +63,14 @@ class Result:
     """The outcome of a program: its value, the program, and the trace of every step."""
 
     def __init__(self, value: Any, program: Program, trace: list[StepTrace],
-                 inputs: dict[str, Any], variables: dict[str, Any]):
+                 inputs: dict[str, Any], variables: dict[str, Any],
+                 warnings: Sequence[Diagnostic] = ()):
         self.value = value
         self.program = program
         self.trace = trace
         self.inputs = inputs
         self.variables = variables
+        self.warnings = list(warnings)  # the checker's warnings about the program
 
     def to_json(self) -> dict:
         """The value and every step (its backend and why it was chosen) as JSON-ready data."""
@@ -102,10 +104,11 @@ class Execution:
             registry = default_registry()
         self.registry = registry
         self.program = parse(program) if isinstance(program, str) else program
-        problems = [d for d in check(self.program, registry, inputs=images.keys())
-                    if d.severity == "error"]
+        diagnostics = check(self.program, registry, inputs=images.keys())
+        problems = [d for d in diagnostics if d.severity == "error"]
         if problems:
             raise CheckError(problems)
+        self.warnings = diagnostics  # no errors: only warnings are left
         self.inputs = load_images(images)
         self.variables: dict[str, Any] = dict(self.inputs)
         self.backends = resolve_steps(self.program.steps, registry, self.inputs, backend)
@@ -131,7 +134,7 @@ class Execution:
     def result(self) -> Result:
         name = self._result_name or (self.program.steps[-1].output if self.program.steps else None)
         value = self.variables.get(name) if name else None
-        return Result(value, self.program, self.trace, self.inputs, self.variables)
+        return Result(value, self.program, self.trace, self.inputs, self.variables, self.warnings)
 
 
 def load_images(images: Mapping[str, Any]) -> dict[str, Any]:

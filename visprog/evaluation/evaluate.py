@@ -123,7 +123,6 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
 def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, *,
                    registry=None, backend: Any = None) -> list[dict]:
     """The results lines of a batch of (id, item or the DatasetError of its line)."""
-    from ..checker import check
     from ..iconworld.tasks import reproduces
     from .engine import execute_many
     start = time.perf_counter()
@@ -156,10 +155,8 @@ def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, 
         except (KeyError, TypeError, ValueError) as exc:  # a malformed answer or target
             lines[index] = _line(item, program=program, error=DatasetError(f"cannot score: {exc}"))
             continue
-        warnings = [str(d) for d in check(outcome.program, registry, inputs=item["images"])
-                    if d.severity == "warning"]
         lines[index] = _line(item, program=program, answer=outcome.value, correct=correct,
-                             warnings=warnings)
+                             warnings=[str(d) for d in outcome.warnings])
     share = round((time.perf_counter() - start) / max(len(batch), 1), 4)
     for line in lines.values():
         line["seconds"] = share
