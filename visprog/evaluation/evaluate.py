@@ -88,10 +88,10 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
         raise VisprogError(f"batch_size must be at least 1, got {batch_size}")
     if engine == "ray" and registry is not None:
         raise VisprogError("engine 'ray' runs the default registry (add tools with --plugin)")
-    spec = planner
-    if engine == "local" and programs != "gold":
+    gold = programs == "gold"
+    if engine == "local" and not gold:
         from ..api import as_planner
-        planner = as_planner(planner)
+        planner = as_planner(planner)  # a bad spec fails before the results file is touched
     entries = [(f"<malformed line {i}>", x) if isinstance(x, DatasetError) else (x["id"], x)
                for i, x in enumerate(read(dataset), 1)]
     results = Results(out)
@@ -100,10 +100,8 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
     batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
     if engine == "ray":
         from .ray_engine import run_on_ray
-        done = run_on_ray(batches, planner=spec, backend=backend, gold=programs == "gold",
-                          workers=workers)
+        done = run_on_ray(batches, planner=planner, backend=backend, gold=gold, workers=workers)
     else:
-        gold = programs == "gold"
         done = (evaluate_batch(batch, None if gold else planner, registry=registry,
                                backend=backend) for batch in batches)
     bar = _progress(len(todo), "eval", progress)

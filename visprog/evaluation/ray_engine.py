@@ -35,6 +35,8 @@ class _Worker:
 def run_on_ray(batches: list[list], *, planner: Optional[str], backend: Any, gold: bool,
                workers: Optional[int] = None) -> Iterator[list[dict]]:
     """The results lines of each batch, in the order the batches finish."""
+    if not batches:  # a finished run resumed: no instance to start, no models to load
+        return
     try:
         import ray
     except ImportError:
@@ -47,7 +49,7 @@ def run_on_ray(batches: list[list], *, planner: Optional[str], backend: Any, gol
                  log_to_driver=False, configure_logging=False)
     n = workers or max(1, int(ray.available_resources().get("CPU", 1)))
     actor = ray.remote(num_cpus=1)(_Worker)
-    pool = [actor.remote(planner, backend, gold) for _ in range(min(n, len(batches)) or 1)]
+    pool = [actor.remote(planner, backend, gold) for _ in range(min(n, len(batches)))]
     queue = list(batches)
     running = {}
     for worker in pool:
