@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 from .errors import ToolUnavailable, VisprogError
 from .registry import KINDS, Backend, Registry, Tool
@@ -118,17 +118,22 @@ def resolve_tool(tool: Tool, inputs: Mapping[str, Any], choice: Choice = None,
     wanted = choice.get(tool.name) if isinstance(choice, Mapping) else choice
     if wanted is not None and wanted in tool.backends:
         backend = tool.backends[wanted]
-        problem = backend.problem() or (_not_annotated(tool) if backend.kind == "oracle"
-                                        and not annotated(inputs) else None)
+        problem = _problem(tool, backend, inputs)
         if problem:
             raise ToolUnavailable(f"{tool.name}: backend {wanted!r} ({source}) cannot run: {problem}")
         return Resolved(backend, f"chosen with {source}")
     return _default(tool, inputs)
 
 
-def _not_annotated(tool: Tool) -> str:
-    return (f"the input images carry no icon-world annotations (the 'iconworld' PNG text chunk "
-            f"of images written by visprog's icon world), so the oracle cannot answer {tool.name}")
+def _problem(tool: Tool, backend: Backend, inputs: Mapping[str, Any]) -> Optional[str]:
+    """What keeps `backend` from running `tool` on these inputs, or None: what it misses,
+    and for the oracle, images without icon-world annotations."""
+    problem = backend.problem()
+    if not problem and backend.kind == "oracle" and not annotated(inputs):
+        problem = (f"the input images carry no icon-world annotations (the 'iconworld' PNG "
+                   f"text chunk of images written by visprog's icon world), so the oracle "
+                   f"cannot answer {tool.name}")
+    return problem
 
 
 def policy_order(tool: Tool) -> list[Backend]:
@@ -140,9 +145,7 @@ def policy_order(tool: Tool) -> list[Backend]:
 def _default(tool: Tool, inputs: Mapping[str, Any]) -> Resolved:
     problems = []
     for backend in policy_order(tool):
-        problem = backend.problem()
-        if backend.kind == "oracle" and not problem and not annotated(inputs):
-            problem = _not_annotated(tool)
+        problem = _problem(tool, backend, inputs)
         if problem:
             problems.append(f"{backend.name}: {problem}")
             continue
