@@ -52,7 +52,7 @@ def parse_choice(value: Any, *, source: str = "backend") -> Choice:
     if value is None or isinstance(value, Mapping):
         return value
     if isinstance(value, str):
-        value = [part for part in value.split(",")] if "=" in value else [value]
+        value = value.split(",") if "=" in value else [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise VisprogError(f"{source}: expected a backend name, a {{tool: backend}} mapping or "
                            f"TOOL=NAME strings, got {type(value).__name__}")
