@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from visprog.cli import main
 
 from vqa_double import square_image
@@ -142,3 +144,14 @@ def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["tools", "-v"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_thread_counts_are_checked(monkeypatch, capsys):
+    monkeypatch.setenv("VISPROG_THREADS", "two")
+    assert main(["tools"]) == 2
+    assert capsys.readouterr().err == ("error: VISPROG_THREADS='two': expected a positive whole "
+                                       "number, got 'two'\n")
+    monkeypatch.delenv("VISPROG_THREADS")
+    with pytest.raises(SystemExit):
+        main(["--threads", "0", "tools"])
+    assert "expected a positive whole number, got 0" in capsys.readouterr().err

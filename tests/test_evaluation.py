@@ -115,3 +115,10 @@ def test_ray_gives_the_local_answers(nlvr, tmp_path):
     assert {line["id"]: (line["program"], line["answer"])
             for line in _lines(tmp_path / "ray.jsonl")} == answers
     assert on_ray.counts() == local.counts()
+
+
+def test_counts_below_one_are_errors(nlvr):
+    with pytest.raises(visprog.VisprogError, match="workers must be at least 1"):
+        visprog.evaluate(nlvr, engine="ray", workers=0, progress=False)
+    with pytest.raises(visprog.VisprogError, match="batch_size must be at least 1"):
+        visprog.evaluate(nlvr, batch_size=0, progress=False)

@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import a module or .py file that registers tools/backends (repeatable)")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (also VISPROG_DEBUG=1)")
-    parser.add_argument("--threads", type=int, metavar="N", default=_env_threads(),
+    parser.add_argument("--threads", type=positive_int, metavar="N", default=_env_threads(),
                         help="torch CPU threads (default: VISPROG_THREADS, else torch's choice)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -183,23 +183,32 @@ def one_line(exc: VisprogError) -> str:
     return text if len(text) <= 400 else text[:400].rstrip() + "... (--debug shows all)"
 
 
+def positive_int(text: str) -> int:
+    """The argparse type of a count that must be at least 1 (threads, batch sizes, workers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
 def _env_threads() -> Optional[int]:
     value = os.environ.get("VISPROG_THREADS", "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise VisprogError(f"VISPROG_THREADS={value!r}: expected a positive whole number")
-    return int(value)
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError as exc:
+        raise VisprogError(f"VISPROG_THREADS={value!r}: {exc}") from None
 
 
 def _set_threads(n: Optional[int]) -> None:
     """Library code leaves torch's thread count alone; the command line sets it when asked."""
-    if n is None:
-        return
-    if n < 1:
-        raise VisprogError(f"--threads {n}: expected a positive whole number")
-    import torch
-    torch.set_num_threads(n)
+    if n is not None:
+        import torch
+        torch.set_num_threads(n)
 
 
 def _debugging(argv: Optional[list[str]]) -> bool:

@@ -21,17 +21,18 @@ def cmd_eval(args) -> int:
 
 
 def add_commands(sub) -> None:
-    from ..cli import backend_options, debug_option
+    from ..cli import backend_options, debug_option, positive_int
     from .evaluate import ENGINES
     p = sub.add_parser("eval", help="evaluate a dataset folder (visprog data make): plan, run, score",
                        parents=[backend_options(), debug_option()])
     p.add_argument("dataset", help="a folder with data.jsonl and images/")
     p.add_argument("--out", metavar="FILE.jsonl",
                    help="results, one JSON line per item; rerunning resumes (default: none kept)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N")
+    p.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="ray: spread batches over Ray workers (RAY_ADDRESS joins a cluster)")
-    p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per CPU)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="Ray workers (default: one per CPU)")
     p.add_argument("--planner", metavar="local|local:FILE|hf:DIR",
                    help="who writes the programs (default: the in-repo planner model)")
     p.add_argument("--programs", choices=["gold"], help="run the items' gold programs instead")

@@ -86,6 +86,8 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
         raise VisprogError(f"programs must be None or 'gold', got {programs!r}")
     if batch_size < 1:
         raise VisprogError(f"batch_size must be at least 1, got {batch_size}")
+    if workers is not None and workers < 1:
+        raise VisprogError(f"workers must be at least 1, got {workers}")
     if engine == "ray" and registry is not None:
         raise VisprogError("engine 'ray' runs the default registry (add tools with --plugin)")
     gold = programs == "gold"
