@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import DatasetError, VisprogError
-from .results import Results, record
+from .batch import evaluate_batch
+from .results import Results
 
 ENGINES = ("local", "ray")
 
@@ -118,56 +119,3 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
     summary = EvalSummary.of([results.records[item_id] for item_id, _ in entries])
     summary.seconds, summary.evaluated = time.perf_counter() - start, len(todo)
     return summary
-
-
-def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, *,
-                   registry=None, backend: Any = None) -> list[dict]:
-    """The results lines of a batch of (id, item or the DatasetError of its line)."""
-    from ..iconworld.tasks import reproduces
-    from .engine import execute_many
-    start = time.perf_counter()
-    lines: dict[int, dict] = {}
-    items = []
-    for index, (item_id, item) in enumerate(batch):
-        if isinstance(item, DatasetError):
-            lines[index] = record(item_id, error=f"DatasetError: {item}")
-        else:
-            items.append((index, item))
-    if planner is None:
-        planned = [item["program"] for _, item in items]
-    else:
-        planned = planner.plan_batch([item["instruction"] for _, item in items],
-                                     tasks=[item["task"] for _, item in items],
-                                     inputs=[tuple(item["images"]) for _, item in items])
-    runnable = [(index, item, program) for (index, item), program in zip(items, planned)
-                if not isinstance(program, VisprogError)]
-    for (index, item), program in zip(items, planned):
-        if isinstance(program, VisprogError):
-            lines[index] = _line(item, error=program)
-    outcomes = execute_many([(program, item["images"]) for _, item, program in runnable],
-                            registry=registry, backend=backend)
-    for (index, item, program), outcome in zip(runnable, outcomes):
-        if isinstance(outcome, VisprogError):
-            lines[index] = _line(item, program=program, error=outcome)
-            continue
-        try:
-            correct, _ = reproduces({**item, "images": outcome.inputs}, outcome)
-        except (KeyError, TypeError, ValueError) as exc:  # a malformed answer or target
-            lines[index] = _line(item, program=program, error=DatasetError(f"cannot score: {exc}"))
-            continue
-        lines[index] = _line(item, program=program, answer=outcome.value, correct=correct,
-                             warnings=[str(d) for d in outcome.warnings])
-    share = round((time.perf_counter() - start) / max(len(batch), 1), 4)
-    for line in lines.values():
-        line["seconds"] = share
-    return [lines[i] for i in range(len(batch))]
-
-
-def _line(item: dict, *, program: Any = None, error: Optional[BaseException] = None,
-          answer: Any = None, correct: bool = False, warnings: Optional[list] = None) -> dict:
-    from ..values import jsonable
-    return record(item["id"], item["task"], form=item.get("form"),
-                  program=None if program is None else str(program),
-                  answer=jsonable(answer), gold=jsonable(item.get("answer")), correct=bool(correct),
-                  error=None if error is None else f"{type(error).__name__}: {error}",
-                  warnings=warnings or [])

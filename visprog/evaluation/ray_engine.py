@@ -28,7 +28,7 @@ class _Worker:
         self.backend = backend
 
     def run(self, batch: list) -> list[dict]:
-        from .evaluate import evaluate_batch
+        from .batch import evaluate_batch
         return evaluate_batch(batch, self.planner, backend=self.backend)
 
 
