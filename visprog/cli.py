@@ -183,15 +183,22 @@ def one_line(exc: VisprogError) -> str:
     return text if len(text) <= 400 else text[:400].rstrip() + "... (--debug shows all)"
 
 
-def positive_int(text: str) -> int:
-    """The argparse type of a count that must be at least 1 (threads, batch sizes, workers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-    return value
+def whole_number(minimum: int):
+    """The argparse type of a count of at least `minimum` (items, threads, batch sizes, ...)."""
+    wanted = "a positive whole number" if minimum == 1 else f"a whole number of at least {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
+        return value
+    return parse
+
+
+positive_int = whole_number(1)
 
 
 def _env_threads() -> Optional[int]:

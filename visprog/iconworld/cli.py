@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from .tasks import TASKS
 
 
@@ -36,18 +34,10 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
-    return value
-
-
 def add_commands(subparsers) -> None:
     """Add `data make|show|check` to the `visprog` command line."""
+    from ..cli import whole_number
+    _count = whole_number(0)
     data = subparsers.add_parser("data", help="make, show and check icon-world datasets",
                                  description="Icon-world datasets: generate items with gold "
                                              "programs, draw contact sheets, and check that every "
@@ -56,10 +46,10 @@ def add_commands(subparsers) -> None:
 
     p = sub.add_parser("make", help="generate a dataset folder (data.jsonl, images/, README.md)")
     p.add_argument("task", choices=TASKS)
-    p.add_argument("--n", type=_positive, default=100, help="number of items (default 100)")
+    p.add_argument("--n", type=_count, default=100, help="number of items (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--workers", type=_positive, default=1, help="generator processes (default 1)")
+    p.add_argument("--workers", type=_count, default=1, help="generator processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_make)
@@ -67,11 +57,11 @@ def add_commands(subparsers) -> None:
     p = sub.add_parser("show", help="draw a contact sheet of the first items")
     p.add_argument("dir")
     p.add_argument("--out", metavar="PNG", help="where to write it (default DIR/contact_sheet.png)")
-    p.add_argument("--n", type=_positive, default=16, help="items to show (default 16)")
+    p.add_argument("--n", type=_count, default=16, help="items to show (default 16)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("check", help="run every gold program with the oracle and compare answers")
     p.add_argument("dir")
-    p.add_argument("--limit", type=_positive, default=None, help="check only the first N items")
+    p.add_argument("--limit", type=_count, default=None, help="check only the first N items")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_check)
