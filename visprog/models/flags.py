@@ -18,6 +18,8 @@ import inspect
 import textwrap
 from typing import Iterable, Optional
 
+from ..cli import positive_int
+
 
 def field_comments(config_cls) -> dict[str, str]:
     """{field: its trailing comment} read from the class's source ({} when not available)."""
@@ -75,7 +77,7 @@ def add_run_flags(parser: argparse.ArgumentParser, model: str, *, init: bool = T
     actions = [parser.add_argument("--out", default=None,
                                    help=f"weights file (default: the {model} entry of `visprog.models."
                                         f"weights_path`, honouring VISPROG_WEIGHTS)"),
-               parser.add_argument("--threads", type=int, default=None,
+               parser.add_argument("--threads", type=positive_int, default=None,
                                    help="torch CPU threads (default: torch's own choice; 1 was fastest "
                                         "on a small, shared CPU)")]
     if init:
