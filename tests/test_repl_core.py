@@ -251,3 +251,8 @@ def test_plan_with_an_llm_planner_over_a_fake_chat_model(session):
     reply = session.handle(":plan how many squares are there?")
     assert reply.ok and reply.edit is not None and "Vqa(" in reply.edit
     assert session.handle(reply.edit).ok and session.result().value == "3"
+
+
+def test_a_misspelled_backend_fails_when_the_session_starts():
+    with pytest.raises(VisprogError, match="unknown backend 'oracel' \\(did you mean 'oracle'\\?\\)"):
+        Session(backend="oracel")

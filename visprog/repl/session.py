@@ -22,6 +22,7 @@ from ..images import load_image
 from ..interpreter import Result, StepTrace, run_step
 from ..program import Program, Step, Var, parse
 from ..registry import ImageCache, Registry
+from ..resolver import current_choice
 from .display import caret, closest, inline_image, inline_protocol, is_image
 from .reply import Reply
 
@@ -57,6 +58,7 @@ class Session:
             from ..tools import default_registry
             registry = default_registry()
         self.registry = registry
+        current_choice(backend, registry)  # a misspelled backend fails here, as in VisualSession
         self.backend = backend
         self.planner = planner
         self._preview_dir = Path(preview_dir) if preview_dir else None
