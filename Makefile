@@ -16,6 +16,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+	$(PY) benchmarks/fuzz.py --n 3000 --seconds 90 --findings out/fuzz-findings
 
 clean:
 	rm -rf out .pytest_cache

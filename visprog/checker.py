@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Union
 from .errors import EvalError, ProgramError
 from .expr import compile_expr
 from .program import Program, Step, Var, format_value, parse
-from .registry import Registry, kind_name
+from .registry import Registry, compatible, kind_name
 
 DEFAULT_INPUTS = frozenset({"IMAGE", "LEFT", "RIGHT"})  # input images, of kind Image
 _LITERAL_KINDS = {str: "str", bool: "bool", int: "int", float: "float", type(None): "None"}
@@ -52,14 +52,6 @@ def literal_kind(value) -> str:
     if isinstance(value, list):
         return "list[str]" if all(isinstance(v, str) for v in value) else "list"
     return _LITERAL_KINDS.get(type(value), type(value).__name__)
-
-
-def compatible(kinds: frozenset[str], accepted: frozenset[str]) -> bool:
-    """Whether a value of one of `kinds` may flow where `accepted` kinds are taken."""
-    if "any" in kinds or "any" in accepted:
-        return True
-    widened = kinds | {"float"} if "int" in kinds else kinds  # an int is accepted as a float
-    return bool(widened & accepted)
 
 
 class _Check:
@@ -111,8 +103,10 @@ class _Check:
             elif kinds is not None and not compatible(kinds, param.kinds):
                 self._add(step, arg.column, "error",
                           f"argument '{arg.name}' of {tool.name} takes {kind_name(param.kinds)}, "
-                          f"but {format_value(arg.value)} is {kind_name(kinds)}")
-            if tool.reads_variables and arg.name == "expr" and isinstance(arg.value, str):
+                          f"but {_shown(arg.value)} is {kind_name(kinds)}")
+            elif problem := param.text_problem(arg.value):
+                self._add(step, arg.column, "error", problem)
+            elif tool.reads_variables and arg.name == "expr" and isinstance(arg.value, str):
                 self._expression(step, arg)
         given = {a.name for a in step.args}
         for param in tool.params:
@@ -161,6 +155,11 @@ class _Check:
 
     def _add(self, step: Step, column: int, severity: str, message: str) -> None:
         self.diagnostics.append(Diagnostic(step.line, column, severity, message))
+
+
+def _shown(value, limit: int = 60) -> str:
+    text = format_value(value)
+    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]}"
 
 
 def _output_column(step: Step) -> int:

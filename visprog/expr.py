@@ -192,7 +192,9 @@ def _mul(a, b):
         text, count = (a, b) if isinstance(a, str) else (b, a)
         if not isinstance(count, int):
             raise EvalError(f"cannot multiply {_kind(a)} and {_kind(b)}")
-        if len(text) * max(count, 0) > MAX_STRING:
+        if count <= 0 or not text:  # sized without multiplying: count may be any int
+            return ""
+        if count > MAX_STRING or len(text) * count > MAX_STRING:
             raise EvalError(f"string too long (at most {MAX_STRING} characters)")
         return text * count
     return _numbers("*", operator.mul)(a, b)  # operands are below MAX_INT, so this is cheap

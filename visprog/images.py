@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from .errors import ImageError
 # Far below Pillow's decompression-bomb limit (~89 Mpx): no program needs more, and a
 # crafted header must not make us allocate gigabytes.
 MAX_PIXELS = 40_000_000
+# Image files above this many bytes are refused before any is read (VISPROG_MAX_IMAGE_BYTES).
+MAX_BYTES = 64 * 1024 * 1024
 KEEP_INFO = ("iconworld", "visprog.frame")  # annotations that travel with an image
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey band
@@ -27,18 +30,59 @@ def load_image(source: Any, name: str = "image") -> Image.Image:
     if isinstance(source, np.ndarray):
         return _from_array(source, name)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open(io.BytesIO(bytes(source)), name)
+        _check_bytes(len(source), name)
+        return _open(io.BytesIO(source), name)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"image {name}: no such file: {path}")
-        with open(path, "rb") as handle:
-            return _open(io.BytesIO(handle.read()), f"{name} ({path})")
+        return _open_file(source, name)
     raise ImageError(f"image {name}: expected a PIL image, a file path, bytes or a numpy array, "
                      f"got {type(source).__name__}")
 
 
-def _open(stream: io.BytesIO, name: str) -> Image.Image:
+def max_bytes() -> int:
+    """The byte limit on one image file: VISPROG_MAX_IMAGE_BYTES, else MAX_BYTES."""
+    value = os.environ.get("VISPROG_MAX_IMAGE_BYTES", "").strip()
+    if not value:
+        return MAX_BYTES
+    if not value.isdigit() or int(value) < 1:
+        raise ImageError(f"VISPROG_MAX_IMAGE_BYTES={value!r} is not a positive whole number of bytes")
+    return int(value)
+
+
+def _check_bytes(size: int, name: str) -> None:
+    limit = max_bytes()
+    if size > limit:
+        raise ImageError(f"image {name}: {size:,} bytes is over the limit of {limit:,} "
+                         f"(set VISPROG_MAX_IMAGE_BYTES to raise it)")
+
+
+def _open_file(source, name: str) -> Image.Image:
+    """Decode an image file, checking its size first; Pillow reads only what it decodes.
+    Every error the file system raises (no such file, name too long, a loop of links,
+    no permission, ...) becomes an ImageError naming the image."""
+    try:
+        path = Path(source)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a folder, a device or a pipe never is an image
+            raise ImageError(f"image {name}: not a regular file: {_shown(path)}")
+        _check_bytes(info.st_size, f"{name} ({_shown(path)})")
+        with open(path, "rb") as handle:
+            return _open(handle, f"{name} ({_shown(path)})")
+    except FileNotFoundError:
+        raise ImageError(f"image {name}: no such file: {_shown(source)}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImageError(f"image {name}: cannot open {_shown(source)}: {reason}") from None
+
+
+def _shown(path, limit: int = 200) -> str:
+    """A path as an error message shows it: at most `limit` characters."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
+    text = text if isinstance(text, str) else os.fsdecode(text)
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]} ({len(text)} characters)"
+
+
+def _open(stream, name: str) -> Image.Image:
     try:
         image = Image.open(stream)
         _check_size(image.size, name)

@@ -166,6 +166,10 @@ def make_call(step: Step, registry: Registry, variables: Mapping[str, Any],
     args = {p.name: p.default for p in tool.params if not p.required}
     for arg in step.args:
         args[arg.name] = _value(arg.value, variables)
+        if isinstance(arg.value, Var):  # the checker knew its kinds, maybe only as 'any'
+            problem = tool.param(arg.name).problem(args[arg.name], arg.value.name)
+            if problem:
+                raise ToolError(f"line {step.line} ({tool.name}): {problem}")
     if tool.reads_variables:
         args["variables"] = variables
     chosen = backends[tool.name]

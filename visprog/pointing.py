@@ -59,7 +59,7 @@ MERGE_RADIUS = 0.055  # of the image side: two crops' points closer than this ma
 Box = tuple[int, int, int, int]
 
 _TAG = re.compile(r"<\s*(points?)\b([^<>]*)>", re.IGNORECASE)
-_ATTR = re.compile(r"""([A-Za-z]+)(\d*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_ATTR = re.compile(r"""(?<![A-Za-z])([A-Za-z]+)(\d*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _TOTAL = re.compile(r"total of\s+(-?\d+)", re.IGNORECASE)
 _COORDS_GROUPS = re.compile(r"[\t:;,]")  # Molmo2: what separates one image's points from the next
 # Molmo2: one point, `index x y`, x and y in thousandths; the lookarounds keep a triple from

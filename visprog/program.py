@@ -81,21 +81,29 @@ class Program:
 
 def parse(text: str) -> Program:
     """Parse program text; any problem is a ProgramError with its line and column."""
+    length = len(text) - text.count("\r\n")  # as after the replace below, without copying first
+    if length > MAX_CHARS:
+        raise ProgramError(f"the program is too long ({length} characters; at most {MAX_CHARS})")
     text = text.replace("\r\n", "\n")
-    if len(text) > MAX_CHARS:
-        raise ProgramError(f"the program is too long ({len(text)} characters; at most {MAX_CHARS})")
     lines = text.split("\n")
     if len(lines) > MAX_LINES:
         raise ProgramError(f"the program has too many lines ({len(lines)}; at most {MAX_LINES})")
     try:
         tree = _parser().parse(text + "\n")  # every line, the last too, ends in a newline
-        return _Build(lines).transform(tree)
+        program = _Build(lines).transform(tree)
     except VisitError as exc:  # raised inside the transformer: unwrap ours (ProgramError)
         raise exc.orig_exc from None
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, lines) from None
     except (LarkError, RecursionError) as exc:
         raise ProgramError(f"cannot parse the program: {type(exc).__name__}") from None
+    # str(program) escapes what it prints (a tab as \t, a control character as \x01), so
+    # it can be longer than the text: the limit holds for both, so that parse(str(p)) == p.
+    printed = len(str(program))
+    if printed > MAX_CHARS:
+        raise ProgramError(f"the program is too long when printed ({printed} characters, with "
+                           f"escapes such as \\t; at most {MAX_CHARS})")
+    return program
 
 
 @functools.cache

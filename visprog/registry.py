@@ -65,6 +65,19 @@ def kind_name(kinds: frozenset[str]) -> str:
     return " | ".join(sorted(kinds))
 
 
+def compatible(kinds: frozenset[str], accepted: frozenset[str]) -> bool:
+    """Whether a value of one of `kinds` may flow where `accepted` kinds are taken."""
+    if "any" in kinds or "any" in accepted:
+        return True
+    widened = kinds | {"float"} if "int" in kinds else kinds  # an int is accepted as a float
+    return bool(widened & accepted)
+
+
+# Characters in one text argument (a question, an object name, a prompt; each text of a
+# list), as in an Eval expression: tools parse text, and their time must stay bounded.
+MAX_TEXT = 2_000
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -74,6 +87,25 @@ class Param:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    def problem(self, value: Any, name: str) -> Optional[str]:
+        """What is wrong with run-time `value` (of variable `name`) as this argument: a kind
+        the checker could not know (it came through an `any`), or too much text."""
+        kind = value_kind(value)
+        if not compatible(frozenset({kind}), self.kinds):
+            return f"argument '{self.name}' takes {kind_name(self.kinds)}, but {name} is {kind}"
+        return self.text_problem(value)
+
+    def text_problem(self, value: Any) -> Optional[str]:
+        """What is wrong with `value` as this text argument (over MAX_TEXT characters), else None."""
+        if not self.kinds & {"str", "list[str]"}:
+            return None
+        texts = value if isinstance(value, list) else [value]
+        longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
+        if longest <= MAX_TEXT:
+            return None
+        return (f"argument '{self.name}' holds {longest:,} characters of text; "
+                f"at most {MAX_TEXT:,}")
 
     def describe(self) -> str:
         text = f"{self.name}: {kind_name(self.kinds)}"

@@ -86,7 +86,7 @@ def short_answer(text: str) -> str:
     m = re.match(r"^(yes|no)\b", low)
     if m and (len(low) == 2 + (m.group(1) == "yes") or low[len(m.group(1))] in ",.!;"):
         return m.group(1)
-    t = re.sub(r"[.!]+$", "", t).strip()
+    t = t.rstrip(".!").strip()
     low = t.lower()
     if low in _NUMBERS:
         return _NUMBERS[low]
@@ -110,7 +110,7 @@ def n_points(n: int) -> str:
 def relation_by_points(question: str, refs: list) -> Optional[str]:
     """'Is the cat left of the tree?' -> 'yes'/'no' from the one point the model gave each of
     the two things it names first; None for other questions or other pointing."""
-    m = _RELATION.match(question.strip())
+    m = _RELATION.match(" ".join(question.split()))  # single spaces: no run to rescan
     if m is None or len(refs) < 2 or len(refs[0][1]) != 1 or len(refs[1][1]) != 1:
         return None
     return "yes" if _HOLDS[m.group("rel").lower()](refs[0][1][0], refs[1][1][0]) else "no"
@@ -118,7 +118,7 @@ def relation_by_points(question: str, refs: list) -> Optional[str]:
 
 def count_target(question: str) -> Optional[str]:
     """'How many dogs are there?' -> 'dogs'; None for other questions (relations, comparisons)."""
-    m = _COUNT.match(question.strip())
+    m = _COUNT.match(" ".join(question.split()))  # single spaces: no run to rescan
     if not m:
         return None
     x = m.group("x").strip()

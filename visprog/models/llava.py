@@ -390,7 +390,14 @@ class LLaVA(nn.Module):
 
     # -- text in, text out
     def prompt_ids(self, question: str) -> list[int]:
-        return [BOS] + self.tokenizer.encode(prompt_text(question))
+        """<s> and the prompt's tokens; ToolError when they leave no room for an answer."""
+        ids = [BOS] + self.tokenizer.encode(prompt_text(question))
+        room = self.config.block_size - self.config.n_image_tokens - 1
+        if len(ids) > room:
+            from ..errors import ToolError
+            raise ToolError(f"the question is {len(ids)} tokens long; the in-repo VQA model "
+                            f"reads at most {room} (ask a shorter question)")
+        return ids
 
     @torch.no_grad()
     def answer_grounded(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
@@ -460,17 +467,23 @@ class LLaVA(nn.Module):
         return (text.partition("=")[2].strip() if grounded else text), refs
 
 
-_POINTING_Q = re.compile(r"^\s*(point to|count)\s+(?:all\s+)?(?:the\s+)?(.+?)(?:\s+by pointing)?\s*[.?!]*\s*$", re.I)
+_POINTING_Q = re.compile(r"(point to|count) (?:all )?(?:the )?(.+?)(?: by pointing)?", re.I)
+
+
+def _pointing_match(question: str) -> Optional[re.Match]:
+    # spaces collapsed and final punctuation cut first, so that the lazy group never
+    # rescans a run of them: linear in the question's length
+    return _POINTING_Q.fullmatch(" ".join(question.split()).rstrip(".?! "))
 
 
 def pointing_kind(question: str) -> Optional[str]:
     """'point' for 'Point to the dogs.', 'count_point' for 'Count the dogs.', else None."""
-    m = _POINTING_Q.match(question)
+    m = _pointing_match(question)
     return None if m is None else ("point" if m.group(1).lower() == "point to" else "count_point")
 
 
 def pointing_object(question: str) -> str:
-    m = _POINTING_Q.match(question)
+    m = _pointing_match(question)
     return m.group(2) if m else ""
 
 

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from ..checker import compatible
+from ..registry import compatible
 from ..program import Program, Var, format_value, parse
 from ..registry import Registry
 

@@ -86,7 +86,11 @@ def format_example(example: Example) -> str:
 
 def request_text(instruction: str, inputs: Sequence[str], task: Optional[str] = None) -> str:
     task_line = f"Task: {task}\n" if task else ""
-    return f"Instruction: {instruction}\n{task_line}Images: {', '.join(inputs)}\nProgram:"
+    one_line = " ".join(instruction.split())  # a request is three lines, whatever the instruction
+    return f"Instruction: {one_line}\n{task_line}Images: {', '.join(inputs)}\nProgram:"
+
+
+MAX_INSTRUCTION = 2_000  # characters: a few sentences; bounds the planner's time
 
 
 def check_instruction(instruction) -> str:
@@ -95,6 +99,9 @@ def check_instruction(instruction) -> str:
         raise PlannerError(f"an instruction is a string, got {type(instruction).__name__}")
     if not instruction.strip():
         raise PlannerError("the instruction is empty: say what to find out about the images")
+    if len(instruction) > MAX_INSTRUCTION:
+        raise PlannerError(f"the instruction is {len(instruction):,} characters long; at most "
+                           f"{MAX_INSTRUCTION:,}")
     return instruction
 
 

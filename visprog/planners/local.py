@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-_REQUEST = re.compile(r"Instruction:[ \t]*(.*?)[ \t]*\n(?:[ \t]*Task:[ \t]*(\w+)[ \t]*\n)?"
-                      r"[ \t]*Images:[ \t]*(.*?)[ \t]*\n[ \t]*Program:", re.S)
+# A request's instruction is on one line (`llm.request_text`). Groups hold whole lines and are
+# stripped afterwards: a lazy group or [ \t]* around one would rescan runs of the text
+# from each of their characters (quadratic in the instruction's length).
+_REQUEST = re.compile(r"Instruction:([^\n]*)\n(?:[ \t]*Task:[ \t]*(\w+)[ \t]*\n)?"
+                      r"[ \t]*Images:([^\n]*)\n[ \t]*Program:")
 
 
 def parse_request(text: str) -> tuple[str, tuple[str, ...], Optional[str]]:

@@ -8,7 +8,8 @@ from .commands import COMMANDS, backend_names
 from .display import summary, value_kind
 from .session import Session
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+# Names start only where no name character precedes: each run is scanned once (linear time).
+_IDENT = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def completions(session: Session, text: str) -> list[tuple[str, int, str]]:
@@ -41,10 +42,10 @@ def completions(session: Session, text: str) -> list[tuple[str, int, str]]:
         if re.search(r"[(,]\s*$", before):  # an argument name
             if tool is None:
                 return []
-            given = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", before[call.end():]))
+            given = set(re.findall(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*=", before[call.end():]))
             return [(p.name + "=", start, p.describe()) for p in tool.params
                     if p.name.startswith(word) and p.name not in given]
-        arg = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\[?\s*$", before)
+        arg = re.search(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\[?\s*$", before)
         if arg:  # a value: variables, those of a kind the argument takes first
             param = tool.param(arg.group(1)) if tool else None
             names = [n for n in session.variables if n.startswith(word)]
