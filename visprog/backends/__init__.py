@@ -49,6 +49,9 @@ BACKENDS = [
      "visprog.backends.vqa:llava_missing", "real LLaVA weights (VISPROG_LLAVA=dir)"),
     ("Point", "pretrained", "pretrained", "visprog.backends.vqa:point_pretrained",
      "visprog.backends.vqa:molmo_missing", "real Molmo2 weights (VISPROG_MOLMO=dir)"),
+    ("Seg", "pretrained", "pretrained", "visprog.backends.segment:seg_pretrained",
+     "visprog.backends.segment:sam_missing",
+     "real Segment Anything weights (VISPROG_SAM=vit_b:/path/sam_vit_b.pth)"),
     *((tool, "oracle", "oracle", f"visprog.iconworld.oracle:batch_{tool.lower()}", (),
        "exact answers from icon-world scene annotations (icon-world images only)")
       for tool in ("Loc", "FaceDet", "Seg", "Select", "Classify", "Vqa", "Replace", "List", "Point")),

@@ -410,8 +410,30 @@ def select(view: View, objects: Objects, query, category=None) -> Objects:
     return Objects(out)
 
 
-def segment(view: View) -> Objects:
-    return Objects(Obj(s.box, s.name, 1.0, view.mask(s)) for s in view.seen)
+def segment(view: View, prompts=None) -> Objects:
+    """Every object with its mask; given Objects or Points, the mask each box or point is on
+    (within the box: a face box gives the face). Prompts on no object are dropped."""
+    if prompts is None:
+        return Objects(Obj(s.box, s.name, 1.0, view.mask(s)) for s in view.seen)
+    masks = [(s, view.mask(s)) for s in view.seen]
+    out = []
+    for prompt in prompts:
+        if isinstance(prompts, Points):
+            x, y = (min(max(int(v), 0), n - 1) for v, n in zip(prompt, (view.width, view.height)))
+            hits = [(s, m) for s, m in masks if m[y, x]]
+            label, score = None, 1.0
+        else:
+            region = np.zeros((view.height, view.width), bool)
+            x0, y0, x1, y1 = (int(round(v)) for v in prompt.box)
+            region[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+            hits = sorted(((s, m & region) for s, m in masks), key=lambda sm: -int(sm[1].sum()))[:1]
+            label, score = prompt.label, prompt.score
+        if hits and hits[0][1].any():
+            seen, mask = hits[0]
+            ys, xs = np.nonzero(mask)
+            box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+            out.append(Obj(box, label or seen.name, score, mask))
+    return Objects(out)
 
 
 def faces(view: View) -> Objects:
@@ -608,7 +630,7 @@ batch_classify = _batch("Classify", lambda call, ctx, i: classify(
     _view(call, "Classify"), call["object"] or Objects(), call["categories"]))
 batch_select = _batch("Select", lambda call, ctx, i: select(
     _view(call, "Select"), call["object"] or Objects(), call["query"], call.get("category")))
-batch_seg = _batch("Seg", lambda call, ctx, i: segment(_view(call, "Seg")))
+batch_seg = _batch("Seg", lambda call, ctx, i: segment(_view(call, "Seg"), call.get("object")))
 batch_facedet = _batch("FaceDet", lambda call, ctx, i: faces(_view(call, "FaceDet")))
 batch_point = _batch("Point", lambda call, ctx, i: point(_view(call, "Point"), call["object"]))
 batch_list = _batch("List", lambda call, ctx, i: knowledge(call["query"], call.get("max", 20)))

@@ -53,8 +53,9 @@ def FaceDet(image: Image) -> Objects:
 
 
 @declare(example="OBJ0=Seg(image=IMAGE)", aliases=("SEG",))
-def Seg(image: Image) -> Objects:
-    """Segment the image into objects, each with a mask and a label."""
+def Seg(image: Image, object: Union[Objects, Points, None] = None) -> Objects:
+    """Segment the image into objects, each with a mask, a box and a label. Given `object`
+    (boxes from Loc, FaceDet or Select, or points from Point), make a mask of each instead."""
 
 
 @declare(example="OBJ1=Select(image=IMAGE, object=OBJ0, query='dog', category=None)",
