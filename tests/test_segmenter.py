@@ -139,3 +139,11 @@ def test_refine_keeps_masks_inside_the_widened_box():
     [(raw, _)] = model.segment([image], points=[[[scene.objects[0].center]]], refine=False)
     [(ref, _)] = model.segment([image], points=[[[scene.objects[0].center]]])
     assert raw.shape == ref.shape == (1, model.config.n_masks, 64, 64)
+
+
+def test_training_is_reproducible_from_the_seed():
+    torch.set_num_threads(1)
+    tower = C.CLIP(TINY_CLIP).tower.state_dict()
+    states = [ST.train(SG.SegmenterConfig(**TINY), 3, None, tower, TINY_CLIP, log=lambda *_: None).state_dict()
+              for _ in range(2)]
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
