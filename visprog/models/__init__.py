@@ -2,6 +2,7 @@
 
     clip = visprog.models.load("clip")          # CLIP: encode_image / encode_text
     detector = visprog.models.load("detector")  # Detector: detect(images, queries)
+    segmenter = visprog.models.load("segmenter")  # Segmenter: segment(images, boxes, points) / panoptic
     vqa = visprog.models.load("llava")          # LLaVA: answer / answer_grounded
     planner = visprog.models.load("planner")    # PlannerModel: plan(instructions, inputs)
     text = visprog.models.load("minilm")        # MiniLM: tokens / sentences (frozen)
@@ -35,6 +36,11 @@ def _detector(path: str):
     return load_detector(path)
 
 
+def _segmenter(path: str):
+    from .segmenter import load as load_segmenter
+    return load_segmenter(path)
+
+
 def _llava(path: str):
     from .llava import load as load_llava
     return load_llava(path)
@@ -52,10 +58,10 @@ def _minilm(path: Optional[str]):
 
 # name -> factory(path) -> model
 MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector, "llava": _llava,
-                               "planner": _planner, "minilm": _minilm}
+                               "planner": _planner, "segmenter": _segmenter, "minilm": _minilm}
 
 def load(name: str, path: Optional[str] = None):
-    """Model `name` ('clip', 'detector', 'llava', 'planner', 'minilm') from `path` (default:
+    """Model `name` ('clip', 'detector', 'llava', 'planner', 'segmenter', 'minilm') from `path` (default:
     `weights_path(name)`; for 'minilm' the packaged folder), loaded once per process."""
     check_name(name)
     resolved = resolve(name, path)

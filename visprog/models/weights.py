@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 
 # name -> the `visprog train` command that writes its weights (None: not trained here)
 TRAIN_COMMANDS: dict[str, Optional[str]] = {"clip": "clip", "detector": "detector", "llava": "vqa",
-                                            "planner": "planner", "minilm": None}
+                                            "planner": "planner", "segmenter": "segmenter", "minilm": None}
 
 
 def weights_path(name: str) -> str:
