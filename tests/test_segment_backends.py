@@ -81,3 +81,27 @@ def test_sam_backend_segments_prompts_and_whole_images(tiny_sam, scene, monkeypa
         ys, xs = np.nonzero(obj.mask)
         assert (x0, y0, x1, y1) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     assert [o.label for o in refined] == ["person"] * 3 and {o.label for o in whole} <= {"object"}
+
+
+def test_in_repo_segmenter_through_seg(scene):
+    """The default backend on an image without annotations: the in-repo segmenter's masks
+    match the scene's (held-out seed), each object labelled by the in-repo CLIP."""
+    from PIL import Image
+    image, truth = random_scene(2_000_000_123, n_objects=5)
+    plain = Image.fromarray(np.asarray(image))
+    result = visprog.execute("A=Seg(image=IMAGE)", {"IMAGE": plain})
+    assert result.trace[0].backend == "iconworld"
+    found = result.value
+
+    def iou(a, b):
+        return (a & b).sum() / max((a | b).sum(), 1)
+    best = [max((iou(o.mask, f.mask) for f in found), default=0) for o in truth.objects]
+    assert sum(b >= 0.5 for b in best) >= 4 and np.mean(best) >= 0.8
+    named = {f.label for f in found if max(iou(f.mask, o.mask) for o in truth.objects) >= 0.5}
+    assert len(named & {o.category for o in truth.objects}) >= 4
+    from visprog.backends.segment import seg
+    from visprog.values import Obj, Objects
+    prompts = Objects(Obj(o.box, o.category, 1.0) for o in truth.objects)
+    refined = seg([{"image": plain, "object": prompts}], None)[0]
+    assert len(refined) == 5
+    assert np.mean([iou(r.mask, o.mask) for r, o in zip(refined, truth.objects)]) >= 0.85

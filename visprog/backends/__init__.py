@@ -35,6 +35,8 @@ BACKENDS = [
      "the in-repo LLaVA-style model; counts by pointing"),
     ("Point", "iconworld", "model", "visprog.backends.vqa:point", ("llava",),
      "the in-repo LLaVA-style model, Molmo-style pointing"),
+    ("Seg", "iconworld", "model", "visprog.backends.segment:seg", ("segmenter", "detector", "clip"),
+     "in-repo promptable segmenter (SAM's design) on the detector's proposals, named by the in-repo CLIP"),
     ("Loc", "pretrained", "pretrained", "visprog.backends.pretrained:loc",
      "visprog.backends.pretrained:owlvit_missing", "real OWL-ViT weights (VISPROG_OWLVIT=dir)"),
     ("FaceDet", "pretrained", "pretrained", "visprog.backends.pretrained:facedet",
