@@ -92,15 +92,25 @@ def test_default_policy_prefers_the_shipped_model(scene):
     assert result.trace[0].backend_reason == "in-repo model (its weights ship)"
 
 
+def oracle_only(tool: str):
+    """A registry in which `tool` has no model and no pretrained backend, only the oracle."""
+    registry = default_registry().copy()
+    backends = registry.lookup(tool).backends
+    for name in [n for n, b in backends.items() if b.kind != "oracle"]:
+        del backends[name]
+    return registry
+
+
 def test_tools_with_no_model_fall_back_to_the_oracle_on_annotated_images(scene):
-    result = visprog.execute("OBJ0=Seg(image=IMAGE)", {"IMAGE": scene[0]})
+    registry = oracle_only("Seg")
+    result = visprog.execute("OBJ0=Seg(image=IMAGE)", {"IMAGE": scene[0]}, registry=registry)
     assert result.trace[0].backend == "oracle"
     assert "icon-world annotations" in result.trace[0].backend_reason
     assert len(result.value) == len(json.loads(scene[0].info["iconworld"])["objects"])
 
 
 def test_no_backend_is_a_typed_error_before_any_step_runs(scene):
-    registry = default_registry().copy()
+    registry = oracle_only("Seg")
     ran = []
     registry.lookup("Count").backend("spy", default=True)(lambda calls, ctx: ran.append(1) or [0])
     program = "OBJX=FaceDet(image=IMAGE)\nANSWER0=Count(box=OBJX)\nOBJ0=Seg(image=IMAGE)"
