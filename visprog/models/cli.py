@@ -1,7 +1,8 @@
-"""`visprog train clip` and `visprog train detector` (added to `visprog train` by visprog/cli.py).
+"""`visprog train clip`, `visprog train detector` and `visprog train inpainter` (added to `visprog train` by visprog/cli.py).
 
     visprog train clip --seed 0 --steps 4386 --minutes 200   -> weights_path("clip")
     visprog train detector --seed 0 --clip none              -> weights_path("detector")
+    visprog train inpainter --seed 0 --threads 1             -> weights_path("inpainter")
 
 The flags are generated from the model's config dataclass (`flags.add_config_flags`) by
 `clip_train.main` / `detector_train.main`, which `python -m visprog.models.clip_train`
@@ -14,7 +15,9 @@ from .flags import add_train_command
 
 
 def add_train_commands(models) -> None:
-    """`visprog train clip` and `visprog train detector`."""
+    """`visprog train clip`, `visprog train detector` and `visprog train inpainter`."""
     add_train_command(models, "clip", "clip_train", "train the CLIP-style model (visprog/models/clip.py)")
     add_train_command(models, "detector", "detector_train",
                       "train the open-vocabulary detector (visprog/models/detector.py)")
+    add_train_command(models, "inpainter", "inpainter_train",
+                      "train the diffusion inpainter for Replace (visprog/models/inpainter.py)")

@@ -14,7 +14,8 @@ from typing import Iterator, Optional
 
 # name -> the `visprog train` command that writes its weights (None: not trained here)
 TRAIN_COMMANDS: dict[str, Optional[str]] = {"clip": "clip", "detector": "detector", "llava": "vqa",
-                                            "planner": "planner", "minilm": None}
+                                            "planner": "planner", "minilm": None,
+                                            "inpainter": "inpainter"}
 
 
 def weights_path(name: str) -> str:
