@@ -46,10 +46,13 @@ def tiny_sam(tmp_path, monkeypatch):
     from segment_anything.build_sam import _build_sam
     config = {"encoder_embed_dim": 16, "encoder_depth": 1, "encoder_num_heads": 2,
               "encoder_global_attn_indexes": [0]}
-    torch.manual_seed(0)
     model = _build_sam(**config)
-    with torch.no_grad():  # a decoder that says "everything" makes every mask non-empty
-        model.mask_decoder.output_hypernetworks_mlps[0].layers[-1].bias.fill_(1.0)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # weights set here, whatever torch.nn.init does at this moment
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * 0.05)
+        for mlp in model.mask_decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].bias.fill_(1.0)  # a decoder that says "everything": masks not empty
     (tmp_path / "tiny_sam.json").write_text(json.dumps(config))
     torch.save(model.state_dict(), tmp_path / "tiny_sam.pth")
     monkeypatch.setenv(segment.SAM_ENV, f"{tmp_path / 'tiny_sam.json'}:{tmp_path / 'tiny_sam.pth'}")

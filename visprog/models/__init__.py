@@ -6,6 +6,7 @@
     vqa = visprog.models.load("llava")          # LLaVA: answer / answer_grounded
     planner = visprog.models.load("planner")    # PlannerModel: plan(instructions, inputs)
     text = visprog.models.load("minilm")        # MiniLM: tokens / sentences (frozen)
+    inpainter = visprog.models.load("inpainter")  # Inpainter: inpaint(image, mask, prompt)
 
 `load(name, path=None)` is the only loader: each (name, weights file) is loaded once per
 process, thread-safely, and only when first asked for (`shared`, the cache the pretrained
@@ -51,6 +52,11 @@ def _planner(path: str):
     return PlannerModel.load(path)
 
 
+def _inpainter(path: str):
+    from .inpainter import load as load_inpainter
+    return load_inpainter(path)
+
+
 def _minilm(path: Optional[str]):
     from .text import MiniLM
     return MiniLM(path)  # None: the packaged folder (also `text.minilm()`)
@@ -58,10 +64,12 @@ def _minilm(path: Optional[str]):
 
 # name -> factory(path) -> model
 MODELS: dict[str, Callable] = {"clip": _clip, "detector": _detector, "llava": _llava,
-                               "planner": _planner, "segmenter": _segmenter, "minilm": _minilm}
+                               "planner": _planner, "segmenter": _segmenter,
+                               "inpainter": _inpainter, "minilm": _minilm}
 
 def load(name: str, path: Optional[str] = None):
-    """Model `name` ('clip', 'detector', 'llava', 'planner', 'segmenter', 'minilm') from `path` (default:
+    """Model `name` ('clip', 'detector', 'llava', 'planner', 'segmenter',
+    'inpainter', 'minilm') from `path` (default:
     `weights_path(name)`; for 'minilm' the packaged folder), loaded once per process."""
     check_name(name)
     resolved = resolve(name, path)

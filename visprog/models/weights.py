@@ -8,13 +8,15 @@ before choosing a model backend, without loading anything.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
 # name -> the `visprog train` command that writes its weights (None: not trained here)
 TRAIN_COMMANDS: dict[str, Optional[str]] = {"clip": "clip", "detector": "detector", "llava": "vqa",
-                                            "planner": "planner", "segmenter": "segmenter", "minilm": None}
+                                            "planner": "planner", "segmenter": "segmenter",
+                                            "inpainter": "inpainter", "minilm": None}
 
 
 def weights_path(name: str) -> str:
@@ -23,20 +25,37 @@ def weights_path(name: str) -> str:
     return os.path.join(folder, f"{name}.safetensors")
 
 
+_init_lock = threading.Lock()
+_init_users = 0  # threads inside no_random_init: the first patches, the last restores
+_init_saved: dict = {}
+
+
 @contextmanager
 def no_random_init() -> Iterator[None]:
     """Build a model whose weights are loaded next without drawing random initial weights
     first: torch.nn.init's functions do nothing inside (as transformers' `no_init_weights`);
-    a cold start saves ~0.15 s. Not for models that keep any initial value."""
+    a cold start saves ~0.15 s. Not for models that keep any initial value. Safe when
+    several threads load models at once (a per-thread save would restore another's patch).
+    A library that records torch.nn.init's functions on import (diffusers, transformers)
+    must be imported before, or it records these no-ops and restores them later."""
+    global _init_users
     import torch.nn.init as init
-    saved = {n: getattr(init, n) for n in dir(init) if n.endswith("_") and not n.startswith("_")}
-    for name in saved:
-        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+    with _init_lock:
+        if _init_users == 0:
+            _init_saved.update({n: getattr(init, n) for n in dir(init)
+                                if n.endswith("_") and not n.startswith("_")})
+            for name in _init_saved:
+                setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+        _init_users += 1
     try:
         yield
     finally:
-        for name, fn in saved.items():
-            setattr(init, name, fn)
+        with _init_lock:
+            _init_users -= 1
+            if _init_users == 0:
+                for name, fn in _init_saved.items():
+                    setattr(init, name, fn)
+                _init_saved.clear()
 
 
 def check_name(name: str) -> None:
