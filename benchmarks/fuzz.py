@@ -409,7 +409,9 @@ def worker_main(conn, folder: str, secret: str) -> None:
         "image": run_image,
     }
     warm = "B=Loc(image=IMAGE, object='dog')\nA=Vqa(image=IMAGE, question='How many dogs?')\n" \
-           "P=Point(image=IMAGE, object='cat')\nC=Classify(image=IMAGE, object=B, categories=['dog'])"
+           "P=Point(image=IMAGE, object='cat')\nC=Classify(image=IMAGE, object=B, categories=['dog'])\n" \
+           "S=Seg(image=IMAGE)\nR=Replace(image=IMAGE, object=S, prompt='a cat')\nT=Seg(image=IMAGE, object=B)"
+    # every model is loaded here, before the watch: a first load is not an input's growth
     visprog.execute(warm, scenes)
     visprog.execute(warm, scenes, backend="oracle").html()
     import site
