@@ -393,11 +393,8 @@ def worker_main(conn, folder: str, secret: str) -> None:
         return repr(compile_expr(text).evaluate(variables))
 
     def run_image(data):
-        kind, source = data
+        _, source = data
         return repr(visprog.execute("X=Result(var=IMAGE)", {"IMAGE": source}).value)
-
-    def roundtrip_error(exc):
-        return isinstance(exc, visprog.ProgramError) and "parse(str(p))" in str(exc)
 
     targets = {
         "parse": run_parse,

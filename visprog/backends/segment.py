@@ -63,21 +63,21 @@ def _prompts(objects) -> dict:
 def seg(calls: list[dict], ctx) -> list:
     """Seg on the in-repo segmenter, one batch for the whole-image calls, one for prompts."""
     from ..models import load
-    from .iconworld import _names, crop_names
+    from .iconworld import _names, candidates, crop_names
     segmenter, out = load("segmenter"), [None] * len(calls)
     whole = [i for i, c in enumerate(calls) if c.get("object") is None]
     if whole:
         clip = load("clip")
         images = [calls[i]["image"] for i in whole]
         names = _names(clip)[0]
-        for i, image, found in zip(whole, images, segmenter.panoptic(images, load("detector"))):
+        # the detector's proposals, cached per image: a Loc on the same image reuses them
+        found_all = segmenter.panoptic(images, candidates=candidates(images, ctx))
+        for i, image, found in zip(whole, images, found_all):
             idx, _ = crop_names(clip, image, found["boxes"])
             out[i] = Objects(Obj(tuple(float(v) for v in box), names[int(n)], float(score), mask)
                              for box, n, score, mask in zip(found["boxes"], idx.tolist(),
                                                             found["scores"], found["masks"]))
     prompted = [i for i, c in enumerate(calls) if c.get("object") is not None and len(c["object"])]
-    for i in (i for i, c in enumerate(calls) if out[i] is None and i not in prompted):
-        out[i] = Objects()  # no boxes or points given: nothing to segment
     if prompted:
         images = [calls[i]["image"] for i in prompted]
         asks = [_prompts(calls[i]["object"]) for i in prompted]
@@ -85,7 +85,7 @@ def seg(calls: list[dict], ctx) -> list:
                                     points=[a.get("points") for a in asks])
         for i, (masks, ious) in zip(prompted, results):
             out[i] = _prompted(calls[i]["object"], masks[:, 0], ious[:, 0])
-    return out
+    return [Objects() if o is None else o for o in out]  # None: no box or point given
 
 
 # ----------------------------------------------------------------------------- Segment Anything

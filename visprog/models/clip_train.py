@@ -93,6 +93,17 @@ def learning_rate(config, step: int, elapsed: float) -> float:
     return config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
+def resume(model, init: Optional[str], seed: int, rng: random.Random) -> tuple[int, float, random.Random]:
+    """(steps done, minutes spent, the data rng) for a run: from scratch, or continuing the
+    saved weights `init` (loaded into `model`) with an rng of its own for the steps to come."""
+    if not init:
+        return 0, 0.0, rng
+    state, meta = read(init)
+    model.load_state_dict(state)
+    done = meta.get("steps", 0)
+    return done, meta.get("minutes", 0.0), random.Random(seed * 1000 + done)
+
+
 @torch.no_grad()
 def name_prototypes(model: CLIP, n_scenes: int = 150, seed: int = 1_800_000_000):
     """(names, (N, D)): the mean L2-normalised image embedding of each catalogue name's crops

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from ..iconworld import catalog
-from .clip import CLIP, read, save, to_pixels
-from .clip_train import learning_rate
+from .clip import CLIP, save, to_pixels
+from .clip_train import learning_rate, resume
 from .detector import Detector, DetectorConfig, text_embeddings
 from .flags import add_config_flags, add_run_flags, apply_threads, config_from_flags
 
@@ -106,12 +106,7 @@ def train(config: DetectorConfig, seed: int, out_path: Optional[str], clip: CLIP
     model = Detector(config, clip.config)
     model.tower.load_state_dict(clip.tower.state_dict())
     model.text_head.load_state_dict(clip.text_head.state_dict())
-    done, prev_minutes = 0, 0.0
-    if init:
-        state, meta = read(init)
-        model.load_state_dict(state)
-        done, prev_minutes = meta.get("steps", 0), meta.get("minutes", 0.0)
-        rng = random.Random(seed * 1000 + done)
+    done, prev_minutes, rng = resume(model, init, seed, rng)
     vocab = vocabulary()[:vocab_limit]
     t0 = time.time()
     Q = text_embeddings(model, [v[0] for v in vocab])                 # (V, D)

@@ -19,8 +19,7 @@ from typing import Optional
 
 import torch
 
-from .clip import read
-from .clip_train import learning_rate
+from .clip_train import learning_rate, resume
 from .flags import add_config_flags, add_run_flags, apply_threads, command_line, config_from_flags
 from .inpainter import Inpainter, InpainterConfig, noise_scheduler, save, text_condition
 from .inpainter_data import examples
@@ -46,12 +45,7 @@ def train(config: InpainterConfig, seed: int, out_path: Optional[str], log=print
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     model = Inpainter(config)
-    done, prev_minutes = 0, 0.0
-    if init:
-        state, meta = read(init)
-        model.load_state_dict(state)
-        done, prev_minutes = meta.get("steps", 0), meta.get("minutes", 0.0)
-        rng = random.Random(seed * 1000 + done)
+    done, prev_minutes, rng = resume(model, init, seed, rng)
     ema = copy.deepcopy(model).requires_grad_(False)
     sched = noise_scheduler("ddpm")
     params = list(model.parameters())

@@ -386,14 +386,17 @@ class Segmenter(nn.Module):
         return logits.masked_fill(~inside[:, None], -20.0), iou
 
     @torch.no_grad()
-    def panoptic(self, images, detector=None, refine: bool = True) -> list[dict]:
+    def panoptic(self, images, detector=None, refine: bool = True, candidates=None) -> list[dict]:
         """Every object of each image: boxes (N, 4) px (of the masks), masks bool (N, H, W),
         scores (N,) (predicted IoU). Box prompts are the detector's class-agnostic proposals
-        (objectness >= `min_objectness`); masks predicted under `min_iou` go, then mask NMS."""
-        if detector is None:
-            from . import load
-            detector = load("detector")
-        cands = detector.candidates(images)
+        (objectness >= `min_objectness`; `candidates`: `Detector.candidates` of the images when
+        already computed); masks predicted under `min_iou` go, then mask NMS."""
+        cands = candidates
+        if cands is None:
+            if detector is None:
+                from . import load
+                detector = load("detector")
+            cands = detector.candidates(images)
         cfg = self.config
         boxes = [c["boxes"][c["objectness"] >= cfg.min_objectness] for c in cands]
         out = []

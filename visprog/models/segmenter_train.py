@@ -24,8 +24,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .clip import CLIPConfig, read, save
-from .clip_train import learning_rate
+from .clip import CLIPConfig, save
+from .clip_train import learning_rate, resume
 from .flags import add_config_flags, add_run_flags, apply_threads, config_from_flags
 from .segmenter import Segmenter, SegmenterConfig
 from .segmenter_data import make_batch
@@ -107,12 +107,7 @@ def train(config: SegmenterConfig, seed: int, out_path: Optional[str], tower_sta
     model = Segmenter(config, clip_config)
     if tower_state is not None:
         model.tower.load_state_dict(tower_state)
-    done, prev_minutes = 0, 0.0
-    if init:
-        state, meta = read(init)
-        model.load_state_dict(state)
-        done, prev_minutes = meta.get("steps", 0), meta.get("minutes", 0.0)
-        rng = random.Random(seed * 1000 + done)
+    done, prev_minutes, rng = resume(model, init, seed, rng)
     if config.tower_lr == 0:
         model.tower.requires_grad_(False)
     groups = []
