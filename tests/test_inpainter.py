@@ -114,3 +114,10 @@ def test_shipped_weights_if_present():
     assert os.path.exists(path[:-len(".safetensors")] + ".md")
     model = load(path)
     assert model.config.resolution >= 16
+
+
+def test_training_is_reproducible_from_the_seed(tiny):
+    torch.set_num_threads(1)
+    again = train(InpainterConfig(**TINY, max_steps=3), seed=0, out_path=None, log=lambda *_: None)
+    first = tiny[0].state_dict()
+    assert all(torch.equal(first[k], v) for k, v in again.state_dict().items())
