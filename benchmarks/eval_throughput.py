@@ -8,7 +8,11 @@ three ways to answer every item with the in-repo planner and models:
 1. VisProg-style serial: plan one item (no program cache), then run its steps one at a
    time, each with a fresh image cache (no feature sharing between steps);
 2. a warm loop of `visprog.run` over the items;
-3. `visprog.evaluate` on the dataset folder (batched planning and the batched engine).
+3. `visprog.evaluate` on the dataset folder (batched planning and the batched engine; the
+   next batch is planned in a second thread while one runs).
+
+`--threads` sets torch's threads for all three; 1 leaves the second core to evaluate's
+planning thread alone, 2 lets every way use both cores.
 
 Prints items/s of each, the ratios (goals: evaluate >= 10x serial, >= 5x the loop) and
 whether the three gave the same answers.

@@ -79,7 +79,7 @@ def evaluate(model, detector, clip, data, batch: int = 8, refine: bool = True) -
             table = np.array([[iou(p, o.mask) for p in pred] for o in ob])   # (objects, predictions)
             pan_best += list(table.max(1))
             pan_hits += int((table.max(0) >= 0.5).sum())
-            idx, _ = crop_names(clip, image, pan["boxes"])
+            idx, _ = crop_names(clip, [image], [pan["boxes"]])[0]
             labels += [names[int(idx[row.argmax()])] == o.category for o, row in zip(ob, table)
                        if row.max() >= 0.5]
     return {"objects": len(box_ious), "panoptic_recall50": float(np.mean(np.array(pan_best) >= 0.5)),

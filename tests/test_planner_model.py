@@ -125,6 +125,25 @@ def test_untrained_model_decodes_valid_programs(tiny_model, tmp_path):
     assert again.vocab == untrained.vocab and again.meta == {"seed": 0}
 
 
+def test_cached_decoding_steps_match_the_full_forward():
+    """`plan` decodes with cached keys and values; each step's scores must be the full
+    forward's scores at the last position (copied words and padded sources included)."""
+    torch.manual_seed(0)
+    model = P.PlannerModel([G.BOS, G.UNK_WORD] + [f"t{i}" for i in range(20)], TINY).eval()
+    sources = P.encode_sources(["Are there two dogs?", "Tag the farm animals in the left image."])
+    states, mask, word_start = P._pad_sources(sources)
+    memory = model.memory(states, mask)
+    steps = P._Steps(model, memory, mask, word_start)
+    ids, cps = torch.tensor([[0, 0]]).T, torch.tensor([[-1, -1]]).T
+    with torch.no_grad():
+        for t in range(6):
+            cached = steps.next(ids[:, -1], cps[:, -1])
+            full = model(memory, mask, word_start, ids, cps)[:, -1]
+            assert torch.allclose(cached, full, atol=1e-4), t
+            ids = torch.cat([ids, torch.randint(1, 22, (2, 1))], 1)
+            cps = torch.cat([cps, torch.tensor([[2 if t % 2 else -1], [-1]])], 1)
+
+
 def test_copying_puts_unseen_words_in_the_program(tiny_model):
     program = tiny_model.plan(["Is there a zebra in the image?"], [("IMAGE",)])[0]
     assert not _errors(program, ("IMAGE",))

@@ -167,20 +167,28 @@ def pixel_color(image, box) -> Optional[str]:
     return names[int(counts.argmax())]
 
 
-def crop_names(clip, image, boxes, ctx=None, key: Optional[str] = None):
-    """CLIP's best catalogue name and its softmax probability for each box's crop."""
+def crop_names(clip, images: list, boxes: list) -> list:
+    """For each image and its (N, 4) boxes: CLIP's best catalogue name (N,) and its softmax
+    probability (N,) for each box's crop, all the crops in one batch."""
     import torch
-    def compute():
-        if len(boxes) == 0:
-            return torch.zeros(0, dtype=torch.long), torch.zeros(0)
-        names, text = _names(clip)
-        emb = clip.encode_image(crops(image, [Obj(tuple(b)) for b in boxes]))
-        probs = (float(clip.logit_scale.detach().exp().clamp(max=100)) * emb @ text.T).softmax(-1)
-        best, idx = probs.max(-1)
-        return idx, best
-    if ctx is not None and key is not None:
-        return ctx.cache.get(image, key, compute)
-    return compute()
+    names, text = _names(clip)
+    cut = [crops(image, [Obj(tuple(b)) for b in bs]) for image, bs in zip(images, boxes)]
+    flat = [c for cs in cut for c in cs]
+    if not flat:
+        return [(torch.zeros(0, dtype=torch.long), torch.zeros(0)) for _ in images]
+    emb = clip.encode_image(flat)
+    probs = (float(clip.logit_scale.detach().exp().clamp(max=100)) * emb @ text.T).softmax(-1)
+    best, idx = probs.max(-1)
+    ends = torch.tensor([len(cs) for cs in cut]).cumsum(0).tolist()
+    return [(idx[a:b], best[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+
+
+def candidate_names(clip, images: list, cands: list, ctx) -> list:
+    """`crop_names` of each image's detector proposals, cached per image in ctx: Loc asked
+    about many images names all their proposals in one batch, and later steps reuse them."""
+    boxes_of = {id(im): c["boxes"] for im, c in zip(images, cands)}
+    return ctx.cache.get_batch(images, CROP_NAMES_KEY, lambda ims: crop_names(
+        clip, ims, [boxes_of[id(im)] for im in ims]))
 
 
 def find(det, clip, image, cands: dict, text: str, ctx=None) -> Objects:
@@ -196,7 +204,8 @@ def find(det, clip, image, cands: dict, text: str, ctx=None) -> Objects:
                        for b, s in zip(boxes.tolist(), scores.tolist()))
         return Objects(out)
     names = clip.prototype_names
-    idx, prob = crop_names(clip, image, cands["boxes"], ctx, CROP_NAMES_KEY)
+    idx, prob = (candidate_names(clip, [image], [cands], ctx) if ctx is not None
+                 else crop_names(clip, [image], [cands["boxes"]]))[0]
     out = []
     for alt in alternatives(text):
         color, base = split_color(alt)
@@ -217,6 +226,16 @@ def find(det, clip, image, cands: dict, text: str, ctx=None) -> Objects:
 CROP_NAMES_KEY = "iconworld.clip.candidate_names"
 
 
+def named_candidates(images: list, ctx) -> list:
+    """The detector's proposals of each image, with CLIP's names of all of them computed in
+    one batch (cached in ctx for `find`)."""
+    cands = candidates(images, ctx)
+    clip = _clip()
+    if getattr(clip, "name_prototypes", None) is not None:
+        candidate_names(clip, images, cands, ctx)
+    return cands
+
+
 def _locate(det, cands: dict, text: str, image=None, ctx=None) -> Objects:
     return find(det, _clip(), image, cands, text, ctx)
 
@@ -225,7 +244,7 @@ def _locate(det, cands: dict, text: str, image=None, ctx=None) -> Objects:
 def loc(calls: list[dict], ctx) -> list:
     det = _detector()
     out = []
-    for i, (call, c) in enumerate(zip(calls, candidates([c["image"] for c in calls], ctx))):
+    for i, (call, c) in enumerate(zip(calls, named_candidates([c["image"] for c in calls], ctx))):
         out.append(_locate(det, c, call["object"], call["image"], ctx))
         ctx.note(i, f"detector: {len(c['boxes'])} candidate objects, {len(out[i])} match "
                     f"{call['object']!r}")
@@ -234,7 +253,7 @@ def loc(calls: list[dict], ctx) -> list:
 
 def facedet(calls: list[dict], ctx) -> list:
     det = _detector()
-    cands = candidates([c["image"] for c in calls], ctx)
+    cands = named_candidates([c["image"] for c in calls], ctx)
     return [Objects(o.relabel("face") for o in _locate(det, c, "person", call["image"], ctx))
             for call, c in zip(calls, cands)]
 

@@ -72,8 +72,8 @@ def seg(calls: list[dict], ctx) -> list:
         names = _names(clip)[0]
         # the detector's proposals, cached per image: a Loc on the same image reuses them
         found_all = segmenter.panoptic(images, candidates=candidates(images, ctx))
-        for i, image, found in zip(whole, images, found_all):
-            idx, _ = crop_names(clip, image, found["boxes"])
+        named = crop_names(clip, images, [found["boxes"] for found in found_all])
+        for i, found, (idx, _) in zip(whole, found_all, named):
             out[i] = Objects(Obj(tuple(float(v) for v in box), names[int(n)], float(score), mask)
                              for box, n, score, mask in zip(found["boxes"], idx.tolist(),
                                                             found["scores"], found["masks"]))

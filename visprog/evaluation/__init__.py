@@ -3,7 +3,7 @@
 | module | holds |
 | --- | --- |
 | `evaluate.py` | `evaluate`, `EvalSummary`: batches of items planned together, run, scored |
-| `batch.py` | `evaluate_batch`: one batch planned, run and scored, a results line per item |
+| `batch.py` | `evaluate_batch` = `prepare_batch` (programs written, images loaded) + `run_batch` (run, scored): a results line per item |
 | `engine.py` | `execute_many`: many programs step-synchronously, one batch per tool |
 | `results.py` | the results file: a JSON line per item, flushed as it ends, resumable |
 | `ray_engine.py` | `engine="ray"`: batches on Ray actors that load the models once |

@@ -4,17 +4,33 @@ line per item. Both engines (`evaluate.py`, `ray_engine.py`) run batches through
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from ..errors import DatasetError, VisprogError
+from ..interpreter import load_images
 from .results import record
 
 
 def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, *,
                    registry=None, backend: Any = None) -> list[dict]:
     """The results lines of a batch of (id, item or the DatasetError of its line)."""
-    from ..iconworld.tasks import reproduces
-    from .engine import execute_many
+    return run_batch(prepare_batch(batch, planner), registry=registry, backend=backend)
+
+
+@dataclass
+class Prepared:
+    """A batch with its programs written and its images loaded, ready to run."""
+
+    size: int
+    lines: dict[int, dict]  # the items that failed already, by position in the batch
+    runnable: list[tuple[int, dict, Any]]  # (position, item with its images loaded, program)
+    seconds: float
+
+
+def prepare_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner) -> Prepared:
+    """Write the batch's programs (`planner` None: the items' own) and load its images. The
+    local engine does this for the next batch while the current one runs."""
     start = time.perf_counter()
     lines: dict[int, dict] = {}
     items = []
@@ -29,14 +45,26 @@ def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, 
         planned = planner.plan_batch([item["instruction"] for _, item in items],
                                      tasks=[item["task"] for _, item in items],
                                      inputs=[tuple(item["images"]) for _, item in items])
-    runnable = [(index, item, program) for (index, item), program in zip(items, planned)
-                if not isinstance(program, VisprogError)]
+    runnable = []
     for (index, item), program in zip(items, planned):
-        if isinstance(program, VisprogError):
-            lines[index] = _line(item, error=program)
-    outcomes = execute_many([(program, item["images"]) for _, item, program in runnable],
+        try:
+            if isinstance(program, VisprogError):
+                raise program
+            runnable.append((index, {**item, "images": load_images(item["images"])}, program))
+        except VisprogError as exc:
+            lines[index] = _line(item, program=None if program is exc else program, error=exc)
+    return Prepared(len(batch), lines, runnable, time.perf_counter() - start)
+
+
+def run_batch(prepared: Prepared, *, registry=None, backend: Any = None) -> list[dict]:
+    """Run a planned batch on the batched engine and score it: a results line per item."""
+    from ..iconworld.tasks import reproduces
+    from .engine import execute_many
+    start = time.perf_counter()
+    lines = dict(prepared.lines)
+    outcomes = execute_many([(program, item["images"]) for _, item, program in prepared.runnable],
                             registry=registry, backend=backend)
-    for (index, item, program), outcome in zip(runnable, outcomes):
+    for (index, item, program), outcome in zip(prepared.runnable, outcomes):
         if isinstance(outcome, VisprogError):
             lines[index] = _line(item, program=program, error=outcome)
             continue
@@ -47,10 +75,11 @@ def evaluate_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner, 
             continue
         lines[index] = _line(item, program=program, answer=outcome.value, correct=correct,
                              warnings=[str(d) for d in outcome.warnings])
-    share = round((time.perf_counter() - start) / max(len(batch), 1), 4)
+    seconds = prepared.seconds + time.perf_counter() - start
+    share = round(seconds / max(prepared.size, 1), 4)
     for line in lines.values():
         line["seconds"] = share
-    return [lines[i] for i in range(len(batch))]
+    return [lines[i] for i in range(prepared.size)]
 
 
 def _line(item: dict, *, program: Any = None, error: Optional[BaseException] = None,

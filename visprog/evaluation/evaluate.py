@@ -14,12 +14,13 @@ of the dataset) is recorded on its line and never stops the run.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from ..errors import DatasetError, VisprogError
-from .batch import evaluate_batch
+from .batch import prepare_batch, run_batch
 from .results import Results
 
 ENGINES = ("local", "ray")
@@ -105,8 +106,7 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
         from .ray_engine import run_on_ray
         done = run_on_ray(batches, planner=planner, backend=backend, gold=gold, workers=workers)
     else:
-        done = (evaluate_batch(batch, None if gold else planner, registry=registry,
-                               backend=backend) for batch in batches)
+        done = _pipelined(batches, None if gold else planner, registry=registry, backend=backend)
     bar = _progress(len(todo), "eval", progress)
     try:
         for lines in done:
@@ -119,3 +119,18 @@ def evaluate(dataset: Union[str, Path], out: Union[None, str, Path] = None, *,
     summary = EvalSummary.of([results.records[item_id] for item_id, _ in entries])
     summary.seconds, summary.evaluated = time.perf_counter() - start, len(todo)
     return summary
+
+
+def _pipelined(batches: list, planner, **run_options) -> Iterator[list[dict]]:
+    """Each batch's results lines; the next batch is planned (and its images loaded) in a
+    thread while this one runs: torch leaves the GIL while it computes, so planning takes
+    the second core and costs almost no wall time."""
+    if not batches:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="visprog-plan") as pool:
+        ahead = pool.submit(prepare_batch, batches[0], planner)
+        for k in range(len(batches)):
+            prepared = ahead.result()
+            if k + 1 < len(batches):
+                ahead = pool.submit(prepare_batch, batches[k + 1], planner)
+            yield run_batch(prepared, **run_options)

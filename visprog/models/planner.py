@@ -71,7 +71,8 @@ def encode_sources(texts: Sequence[str], batch: int = 128) -> list[Source]:
     """Run the frozen MiniLM over instructions (cached per text in the process)."""
     from .text import minilm
     lm = minilm()
-    todo = [t for t in dict.fromkeys(texts) if t not in _SOURCE_CACHE]
+    # similar lengths together: less padding for MiniLM to run over
+    todo = sorted((t for t in dict.fromkeys(texts) if t not in _SOURCE_CACHE), key=len)
     for i in range(0, len(todo), batch):
         chunk = todo[i:i + batch]
         enc = lm.tokenizer(chunk, padding=True, truncation=True, max_length=MAX_SOURCE,
@@ -218,37 +219,30 @@ class PlannerModel(nn.Module):
         states, mask, word_start = _pad_sources(sources)
         memory = self.memory(states, mask, task_ids(tasks or [None] * len(sources)))
         B = len(sources)
-        allowed = getattr(self, "meta", {}).get("task_modules", {})
+        allowed = self.meta.get("task_modules", {})
         decs = [G.DecodeState(spec, names, allowed.get(task) if task else None)
                 for names, task in zip(inputs, tasks or [None] * B)]
-        ids = torch.full((B, 1), self.index[G.BOS])
-        cps = torch.full((B, 1), -1)
+        ids = torch.full((B,), self.index[G.BOS])
+        cps = torch.full((B,), -1)
+        steps = _Steps(self, memory, mask, word_start)
         V = len(self.vocab)
-        max_len = self.config.max_len
-        budget = max_len - 1
+        budget = self.config.max_len - 1
         for t in range(budget):
             live = [i for i, d in enumerate(decs) if not d.done]
             if not live:
                 break
-            L = torch.tensor(live)
-            scores = self(memory[L], mask[L], word_start[L], ids[L], cps[L])[:, -1]  # (b, V+S)
+            scores = steps.next(ids, cps)  # (B, V+S); finished rows are computed and ignored
             if temperature > 0:
                 scores = scores / temperature
-            probs = scores.float().softmax(-1)
-            new_ids = ids[:, -1:].clone()
-            new_cps = torch.full((B, 1), -1)
-            for row, i in enumerate(live):
+            probs = scores.float().softmax(-1)[live].tolist()
+            ids, cps = ids.clone(), torch.full((B,), -1)
+            for p, i in zip(probs, live):
                 dec = decs[i]
-                finishing = t >= budget - 40
-                allowed, copy_mode = dec.allowed(finishing)
-                cand: dict[str, float] = {}
-                p = probs[row]
-                for tok in allowed:
-                    cand[tok] = float(p[self.index[tok]])
+                allowed, copy_mode = dec.allowed(t >= budget - 40)
+                cand: dict[str, float] = {tok: p[self.index[tok]] for tok in allowed}
                 first_pos: dict[str, int] = {}
                 if copy_mode:
-                    src = sources[i]
-                    for s, word in enumerate(src.words):
+                    for s, word in enumerate(sources[i].words):
                         if not word:
                             continue
                         if copy_mode == "word":
@@ -258,17 +252,15 @@ class PlannerModel(nn.Module):
                             tok = "num:" + word
                         else:
                             continue
-                        cand[tok] = cand.get(tok, 0.0) + float(p[V + s])
+                        cand[tok] = cand.get(tok, 0.0) + p[V + s]
                         first_pos.setdefault(tok, s)
                 tok = _choose(cand, temperature, generator)
                 dec.advance(tok)
                 if tok in self.index:
-                    new_ids[i, 0] = self.index[tok]
+                    ids[i] = self.index[tok]
                 else:
-                    new_ids[i, 0] = self.index[G.UNK_WORD]
-                    new_cps[i, 0] = first_pos[tok]
-            ids = torch.cat([ids, new_ids], 1)
-            cps = torch.cat([cps, new_cps], 1)
+                    ids[i] = self.index[G.UNK_WORD]
+                    cps[i] = first_pos[tok]
         return [d.text() for d in decs]
 
 
@@ -283,6 +275,63 @@ def _choose(cand: dict[str, float], temperature: float, generator) -> str:
         return max(items, key=lambda kv: kv[1])[0]
     weights = torch.tensor([max(w, 1e-12) for _, w in items])
     return items[int(torch.multinomial(weights, 1, generator=generator))][0]
+
+
+class _Steps:
+    """Decoding one token at a time with cached keys and values: `forward`'s scores for the
+    last position, without recomputing the earlier ones (same weights, same maths)."""
+
+    def __init__(self, model: PlannerModel, memory, mask, word_start):
+        self.m, self.memory, self.word_start, self.t = model, memory, word_start, 0
+        B, S, d = memory.shape
+        self.heads = model.config.n_heads
+        self.past: list[tuple] = [((), ()) for _ in model.decoder.layers]  # self-attention k, v
+        self.cross = []  # per layer: the memory's keys and values, computed once
+        for layer in model.decoder.layers:
+            w, b = layer.multihead_attn.in_proj_weight, layer.multihead_attn.in_proj_bias
+            k = nn.functional.linear(memory, w[d:2 * d], b[d:2 * d])
+            v = nn.functional.linear(memory, w[2 * d:], b[2 * d:])
+            self.cross.append((self._split(k), self._split(v)))
+        self.attend = mask[:, None, None, :]  # (B, 1, 1, S): True where a real token
+        self.copy_k = model.copy_k(memory)
+
+    def _split(self, x):  # (B, T, d) -> (B, heads, T, d / heads)
+        B, T, d = x.shape
+        return x.view(B, T, self.heads, d // self.heads).transpose(1, 2)
+
+    def _merge(self, x):
+        B, H, T, e = x.shape
+        return x.transpose(1, 2).reshape(B, T, H * e)
+
+    def next(self, ids, cps):
+        """ids, cps (B,): each row's last token and the source position it copied (or -1)."""
+        m, F = self.m, nn.functional
+        B = ids.shape[0]
+        x = m.tok(ids) + m.pos.weight[self.t]
+        copied = cps >= 0
+        if copied.any():
+            src = self.memory[torch.arange(B), cps.clamp(min=0)]
+            x = x + m.copy_in(src) * copied[:, None]
+        x = x[:, None, :]  # (B, 1, d)
+        d = x.shape[-1]
+        for n, layer in enumerate(m.decoder.layers):
+            sa = layer.self_attn
+            q, k, v = (self._split(y) for y in F.linear(layer.norm1(x), sa.in_proj_weight,
+                                                        sa.in_proj_bias).split(d, -1))
+            pk, pv = self.past[n]
+            k, v = (torch.cat([pk, k], 2), torch.cat([pv, v], 2)) if self.t else (k, v)
+            self.past[n] = (k, v)
+            x = x + sa.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v)))
+            ca = layer.multihead_attn
+            q = self._split(F.linear(layer.norm2(x), ca.in_proj_weight[:d], ca.in_proj_bias[:d]))
+            ck, cv = self.cross[n]
+            x = x + ca.out_proj(self._merge(F.scaled_dot_product_attention(q, ck, cv, attn_mask=self.attend)))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        self.t += 1
+        h = m.norm(x[:, 0])  # (B, d)
+        copy = torch.einsum("bd,bsd->bs", m.copy_q(h), self.copy_k) / math.sqrt(m.config.d_model)
+        copy = copy.masked_fill(~self.word_start, float("-inf"))
+        return torch.cat([m.out(h), copy], dim=-1)
 
 
 def _pad_sources(sources: list[Source]):

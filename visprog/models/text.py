@@ -57,6 +57,7 @@ class _Tokenizer:
         self._tk.no_padding()      # the file pads and truncates to a fixed 128
         self._tk.no_truncation()
         self._max: Optional[int] = None
+        self._lock = threading.Lock()
         self.pad_token_id = self._tk.token_to_id("[PAD]")
 
     def __call__(self, texts, padding=True, truncation=False, max_length: Optional[int] = None,
@@ -64,13 +65,14 @@ class _Tokenizer:
         """Tensors padded to the longest text (or to max_length with padding="max_length")."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         limit = max_length if truncation and max_length else None
-        if limit != self._max:
-            if limit:
-                self._tk.enable_truncation(limit)
-            else:
-                self._tk.no_truncation()
-            self._max = limit
-        encodings = self._tk.encode_batch(texts)
+        with self._lock:  # the truncation setting is the tokenizer's state (evaluate plans in a thread)
+            if limit != self._max:
+                if limit:
+                    self._tk.enable_truncation(limit)
+                else:
+                    self._tk.no_truncation()
+                self._max = limit
+            encodings = self._tk.encode_batch(texts)
         T = max((len(e.ids) for e in encodings), default=0)
         if padding == "max_length" and max_length:
             T = max_length
