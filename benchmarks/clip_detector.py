@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/clip_detector.py [--n 400] [--only tag,denote] [--skip latency]
 
 Evaluation scenes use seeds 2_000_000_000 + i and tag items use task seed 7; training
-draws its scene seeds from random.Random(0) (a different stream). Prints a table of:
+draws its scene seeds from random.Random(0) (a different stream). The crop and counting
+measurements take a render style (visprog/iconworld/styles.py; benchmarks/robustness.py
+runs them on the held-out 'unseen' style). Prints a table of:
 zero-shot crop top-1 over the 40 categories (names, and unseen synonyms), compositional
 caption pairs, supercategory denotations, Loc AP50, exact counts by Count(Loc), tag items
 (FaceDet/Loc + List + Classify), Select on held-out scenes, Loc latency and batched throughput.
@@ -15,6 +17,7 @@ import argparse
 import random
 import statistics
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -22,30 +25,38 @@ import torch
 BASE = 2_000_000_000
 
 
-def crops_dataset(n: int):
-    """n single-object crops (10% margin, as Classify cuts them) over the 40 categories."""
-    from visprog.backends.iconworld import crops
+def crops_dataset(n: int, style="classic"):
+    """n single-object crops over the 40 categories, framed as `style` frames crops
+    ('classic': a 10% margin, as Classify cuts them)."""
     from visprog.iconworld import catalog
     from visprog.iconworld.render import random_scene
+    from visprog.iconworld.styles import frame
+    from visprog.values import crop_image
     cats = list(catalog.CATEGORIES)
+    framing = np.random.default_rng(BASE)
     images, labels = [], []
     i = 0
     while len(images) < n:
-        image, scene = random_scene(BASE + i, n_objects=(1, 4), categories=cats, recolor_prob=0.4)
+        image, scene = random_scene(BASE + i, n_objects=(1, 4), categories=cats, recolor_prob=0.4,
+                                    style=style)
         i += 1
         for o in scene.objects:
             if len(images) < n:
-                images.extend(crops(image, [o.as_obj()]))
+                images.append(crop_image(image, frame(framing, o.box, image.width, image.height, style)))
                 labels.append(cats.index(o.category))
     return images, torch.tensor(labels), cats
 
 
 def zero_shot(clip, images, labels, cats):
+    """Top-1 of crops against the category names and against unseen synonyms, and the
+    confusions of the names: Counter of (true, predicted)."""
     from visprog.models.detector import text_embeddings
     from visprog.iconworld import catalog
     emb = torch.cat([clip.encode_image(images[k:k + 256]) for k in range(0, len(images), 256)])
     names = text_embeddings(clip, cats)
-    acc = float(((emb @ names.T).argmax(1) == labels).float().mean())
+    predicted = (emb @ names.T).argmax(1)
+    acc = float((predicted == labels).float().mean())
+    confusions = Counter((cats[int(t)], cats[int(p)]) for t, p in zip(labels, predicted) if t != p)
     # synonyms: each category represented by one synonym, rotating through all of them
     accs = []
     depth = max(len(catalog.CATEGORIES[c].synonyms) for c in cats)
@@ -53,7 +64,7 @@ def zero_shot(clip, images, labels, cats):
         words = [catalog.CATEGORIES[c].synonyms[k % len(catalog.CATEGORIES[c].synonyms)] for c in cats]
         syn = text_embeddings(clip, words)
         accs.append(float(((emb @ syn.T).argmax(1) == labels).float().mean()))
-    return acc, statistics.mean(accs)
+    return acc, statistics.mean(accs), confusions
 
 
 def synonyms_via_tools(clip, images, labels, cats):
@@ -199,9 +210,11 @@ def loc_ap(det, clip, n_images: int, mode: str = "tool"):
     return float(np.mean(cats)), float(np.mean(chars)) if chars else float("nan"), worst
 
 
-def counting(det, clip, n: int, mode: str = "tool"):
+def counting(det, clip, n: int, mode: str = "tool", style="classic"):
+    """Exact counts of 0-8 objects of a category among 0-3 others (28-56 px), in `style`."""
     from visprog.iconworld import catalog
-    from visprog.iconworld.render import render, sample_placements
+    from visprog.iconworld.render import IconWorldError
+    from visprog.iconworld.styles import draw
     rng = np.random.default_rng(BASE)
     cats = list(catalog.CATEGORIES)
     ok, tried, errors = 0, 0, []
@@ -210,12 +223,12 @@ def counting(det, clip, n: int, mode: str = "tool"):
         k = int(rng.integers(0, 9))
         others = [x for x in catalog.all_names() if x not in catalog.resolve(c)]
         distract = [others[int(j)] for j in rng.integers(0, len(others), size=int(rng.integers(0, 4)))]
+        items = [c] * k + distract
+        items = [items[j] for j in rng.permutation(len(items))]
         try:
-            placements = sample_placements(rng, [c] * k + distract, size_range=(28, 56), recolor_prob=0.3)
-        except Exception:
+            image, scene = draw(rng, items, style, size_range=(28, 56), recolor_prob=0.3)
+        except IconWorldError:
             continue
-        order = rng.permutation(len(placements))
-        image, scene = render([placements[j] for j in order], seed=int(rng.integers(2 ** 31)))
         want = len(scene.objects_of(c))
         boxes, _ = _find(det, clip, image, c, mode)
         tried += 1
@@ -321,7 +334,7 @@ def main(argv=None):
     print(f"{'metric':<44} {'value':>8} {'goal':>8}")
     if "zeroshot" not in skip:
         images, labels, cats = crops_dataset(args.n)
-        acc, syn = zero_shot(clip, images, labels, cats)
+        acc, syn, _ = zero_shot(clip, images, labels, cats)
         row("zero-shot crop top-1, 40 categories", f"{acc:.3f}", ">=0.98")
         row("zero-shot crop top-1, unseen synonyms", f"{syn:.3f}", ">=0.90", "encode_image vs encode_text")
         if "syntools" not in skip:

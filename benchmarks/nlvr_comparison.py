@@ -1,8 +1,9 @@
 """Programs against end to end on NLVR: accuracy per statement type, three ways.
 
-    .venv/bin/python benchmarks/nlvr_comparison.py --n 300 [--threads 1]
+    .venv/bin/python benchmarks/nlvr_comparison.py --n 300 [--threads 1] [--style unseen]
 
-On n generated NLVR pairs (an evaluation seed), each statement is answered:
+On n generated NLVR pairs (an evaluation seed; scenes drawn in a render style,
+visprog/iconworld/styles.py), each statement is answered:
 
 1. by visprog with the in-repo planner and the in-repo models (`visprog.evaluate`);
 2. by the same programs on the oracle backend (exact answers from the scene annotations:
@@ -23,27 +24,40 @@ from collections import defaultdict
 from pathlib import Path
 
 
+def made(task: str, n: int, seed: int, style="classic") -> Path:
+    """A new dataset folder (in a temporary directory) of n `task` items in `style`."""
+    from visprog.iconworld import dataset
+    folder = Path(tempfile.mkdtemp(prefix=f"visprog-{task}-")) / task
+    dataset.make(task, n, seed, folder, progress=False, style=style)
+    return folder
+
+
+def evaluated(folder: Path, backend=None):
+    """`visprog.evaluate` on a dataset folder with the in-repo planner and `backend` (None:
+    the default policy): its summary, and whether each item (by id) came out right."""
+    import visprog
+    out = folder.parent / f"{backend or 'models'}.jsonl"
+    summary = visprog.evaluate(folder, out, backend=backend, progress=False)
+    return summary, {line["id"]: bool(line["correct"]) for line in map(json.loads, out.read_text().splitlines())}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--seed", type=int, default=9101)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--style", default="classic", help="render style (default classic)")
     args = parser.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    import visprog
     from visprog.iconworld import dataset
     from visprog.images import load_image
     from visprog.models import llava, load
 
-    folder = Path(tempfile.mkdtemp(prefix="visprog-nlvr-")) / "nlvr"
-    dataset.make("nlvr", args.n, args.seed, folder, progress=False)
+    folder = made("nlvr", args.n, args.seed, args.style)
     items = dataset.load(folder)
-    ways = {}
-    for name, backend in (("visprog, in-repo models", None), ("visprog, oracle backend", "oracle")):
-        out = folder.parent / f"{backend or 'models'}.jsonl"
-        visprog.evaluate(folder, out, backend=backend, progress=False)
-        ways[name] = {line["id"]: bool(line["correct"]) for line in map(json.loads, out.read_text().splitlines())}
+    ways = {name: evaluated(folder, backend)[1]
+            for name, backend in (("visprog, in-repo models", None), ("visprog, oracle backend", "oracle"))}
     model = load("llava")
     said = []
     for k in range(0, len(items), 32):

@@ -40,10 +40,11 @@ def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def count_scene(seed: int):
-    """Cluttered counting scene: (image, scene, target, k)."""
+def count_scene(seed: int, style="classic"):
+    """Cluttered counting scene in a render style (visprog/iconworld/styles.py):
+    (image, scene, target, k)."""
     from visprog.iconworld import catalog
-    from visprog.iconworld.render import render, sample_placements
+    from visprog.iconworld.styles import draw
     rng = np.random.default_rng(seed)
     cats = list(catalog.CATEGORIES)
     names = catalog.all_names()
@@ -53,9 +54,32 @@ def count_scene(seed: int):
     d = int(rng.integers(2, 6))
     items = [target] * k + [others[int(i)] for i in rng.integers(0, len(others), size=d)]
     rng.shuffle(items)
-    placements = sample_placements(rng, items, recolor_prob=0.5, size_range=(24, 48))
-    image, scene = render(placements, seed=int(rng.integers(2 ** 31 - 1)))
+    image, scene = draw(rng, items, style, recolor_prob=0.5, size_range=(24, 48))
     return image, scene, target, sum(o.category == target for o in scene.objects)
+
+
+def counts_via_backend(backend, images, plurals):
+    """'How many X are in the image?' through the Vqa backend: (answers, the context, whose
+    notes say which counts needed crops)."""
+    from visprog.registry import ImageCache, ToolContext
+    ctx = ToolContext(ImageCache())
+    answers = backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}
+                           for im, p in zip(images, plurals)], ctx)
+    return answers, ctx
+
+
+def pointing_hits(point_items, found) -> tuple[float, int, float, int]:
+    """Points against the true boxes of their category: (share of points inside a box, points,
+    share of instances whose box holds a point, instances). point_items: (image, scene,
+    category); found: the points of each."""
+    inside = total_pts = hit = total_inst = 0
+    for (_im, sc, t), pts in zip(point_items, found):
+        boxes = [o.box for o in sc.objects if o.category == t]
+        total_pts += len(pts)
+        inside += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x, y in pts)
+        total_inst += len(boxes)
+        hit += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for x, y in pts) for b in boxes)
+    return inside / max(total_pts, 1), total_pts, hit / max(total_inst, 1), total_inst
 
 
 def main(argv=None) -> int:
@@ -101,9 +125,7 @@ def main(argv=None) -> int:
     row("counting 0-8, cluttered, by pointing", acc_point, ">= 97%", n=len(items))
     from visprog.backends import vqa as backend
     backend.model = lambda: model  # the backend runs the model under test (--weights)
-    ctx = ToolContext(ImageCache())
-    via = backend.vqa([{"image": im, "question": f"How many {p} are in the image?"}
-                       for im, p in zip(images, plurals)], ctx)
+    via, ctx = counts_via_backend(backend, images, plurals)
     row("counting via the Vqa backend (points, checked by the detector, else on crops)",
         float(np.mean([a == str(k) for a, k in zip(via, truth)])), ">= 97%", n=len(items))
     results["counts that needed crops"] = float(np.mean(["overlapping crops" in ctx.notes[i][0]
@@ -125,16 +147,9 @@ def main(argv=None) -> int:
     whole = [parse_points(reply, im.width, im.height) for (im, _, _), reply in zip(point_items, replies)]
     crops = backend.point([{"image": im, "object": t} for im, _, t in point_items], ToolContext(ImageCache()))
     for name, found in [("the model, whole image", whole), ("the Point backend, crops", crops)]:
-        inside = total_pts = hit = total_inst = 0
-        for (im, sc, t), pts in zip(point_items, found):
-            boxes = [o.box for o in sc.objects if o.category == t]
-            total_pts += len(pts)
-            inside += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x, y in pts)
-            total_inst += len(boxes)
-            hit += sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for x, y in pts) for b in boxes)
-        row(f"pointing ({name}): points inside a GT box", inside / max(total_pts, 1), ">= 97%", n=total_pts)
-        row(f"pointing ({name}): instances receiving a point", hit / max(total_inst, 1), ">= 97%",
-            n=total_inst)
+        precision, total_pts, recall, total_inst = pointing_hits(point_items, found)
+        row(f"pointing ({name}): points inside a GT box", precision, ">= 97%", n=total_pts)
+        row(f"pointing ({name}): instances receiving a point", recall, ">= 97%", n=total_inst)
 
     # --- question forms on mixed scenes
     recs, ims = [], []

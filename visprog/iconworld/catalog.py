@@ -29,6 +29,7 @@ class Category:
     supercategories: tuple[str, ...]    # ('animal', 'pet', ...)
     synonyms: tuple[str, ...] = ()      # zero-shot words, never in training captions
     colorable: bool = True              # a hue shift still looks like the category
+    variants: tuple[str, ...] = ()      # more glyphs of the same thing (see glyphs_of)
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,25 @@ class Character:
     plural: str
     glyph: str                          # '🧑‍🚀'
     facts: tuple[str, ...]              # the KNOWLEDGE groups it belongs to
+    variants: tuple[str, ...] = ()      # the woman and man forms of the glyph
 
 
 def _cat(name, plural, glyphs, supers, synonyms=(), colorable=True) -> Category:
-    return Category(name, plural, tuple(glyphs), tuple(supers), tuple(synonyms), colorable)
+    return Category(name, plural, tuple(glyphs), tuple(supers), tuple(synonyms), colorable,
+                    _VARIANTS.get(name, ()))
+
+
+# More OpenMoji glyphs of a category: whole bodies of the same thing, not faces, and nothing
+# that holds another category (the house with a garden has a tree). Kept apart from `glyphs`,
+# which the 'classic' renderer and the shipped models use; the randomised styles draw both.
+_VARIANTS = {
+    "dog": ("🦮", "🐩", "🐕‍🦺"), "cat": ("🐈‍⬛",), "sheep": ("🐏",), "bird": ("🕊️", "🐦‍⬛"),
+    "fish": ("🐠", "🐡"), "bear": ("🐻‍❄️",), "person": ("🧍‍♀️", "🧍‍♂️", "🚶‍♀️", "🚶‍♂️", "🏃"),
+    "car": ("🚙", "🚘", "🏎️", "🚕"), "bus": ("🚍", "🚎"), "boat": ("🛥️", "⛴️", "🚢"),
+    "airplane": ("🛩️",), "train": ("🚆", "🚄", "🚅"), "apple": ("🍏",), "cake": ("🍰",),
+    "tree": ("🌲", "🌴"), "flower": ("🌸", "🌹", "🌺", "🌻", "🌼"), "umbrella": ("☔", "🌂"),
+    "ball": ("🏀", "🏐"), "chair": ("💺",), "cup": ("🍵",),
+}
 
 
 # colorable: False where the colour is part of what the thing is (animals' coats, a
@@ -156,7 +172,24 @@ _CHARACTER_LIST = [
      ["christmas characters", "fictional characters"]),
 ]
 
-CHARACTERS: dict[str, Character] = {n: Character(n, p, g, tuple(f)) for n, p, g, f in _CHARACTER_LIST}
+# characters OpenMoji also draws as a woman and as a man (the ZWJ forms of the glyph)
+_GENDERED = ("astronaut", "police officer", "cook", "firefighter", "doctor", "farmer",
+             "construction worker", "guard", "detective", "mage", "fairy", "elf", "genie",
+             "merperson", "vampire", "zombie", "superhero", "supervillain")
+_PERSON = "\U0001F9D1\u200d"  # the gender-neutral 🧑 that starts some character sequences
+
+
+def _gendered(glyph: str) -> tuple[str, ...]:
+    """'🧑‍🚀' -> ('👩‍🚀', '👨‍🚀'); '👮' -> ('👮‍♀️', '👮‍♂️')."""
+    if glyph.startswith(_PERSON):
+        rest = glyph[len(_PERSON):]
+        return ("\U0001F469\u200d" + rest, "\U0001F468\u200d" + rest)
+    return tuple(glyph + "\u200d" + sign + "\ufe0f" for sign in ("\u2640", "\u2642"))
+
+
+CHARACTERS: dict[str, Character] = {
+    n: Character(n, p, g, tuple(f), _gendered(g) if n in _GENDERED else ())
+    for n, p, g, f in _CHARACTER_LIST}
 
 # Knowledge queries (plural natural phrasing) -> member names. Character facts are added below.
 _KNOWLEDGE_BASE: dict[str, tuple[str, ...]] = {
@@ -328,10 +361,13 @@ def plural_of(name: str) -> str:
     return SUPERCATEGORY_PLURALS.get(name, _pluralize(name))
 
 
-def glyphs_of(name: str) -> tuple[str, ...]:
-    """The glyphs a category or character is drawn with; KeyError-free: () when unknown."""
+def glyphs_of(name: str, variants: bool = False) -> tuple[str, ...]:
+    """The glyphs a category or character is drawn with (and, with `variants`, its other
+    OpenMoji glyphs); KeyError-free: () when unknown."""
     if name in CATEGORIES:
-        return CATEGORIES[name].glyphs
+        c = CATEGORIES[name]
+        return c.glyphs + c.variants if variants else c.glyphs
     if name in CHARACTERS:
-        return (CHARACTERS[name].glyph,)
+        ch = CHARACTERS[name]
+        return (ch.glyph,) + ch.variants if variants else (ch.glyph,)
     return ()

@@ -1,20 +1,21 @@
 """`visprog data ...`: make, show and check icon-world datasets.
 
-    visprog data make nlvr --n 500 --seed 0 --out data/nlvr
+    visprog data make nlvr --n 500 --seed 0 --out data/nlvr [--style unseen]
     visprog data show data/nlvr --out sheet.png
     visprog data check data/nlvr
 """
 
 from __future__ import annotations
 
+from .styles import STYLES
 from .tasks import TASKS
 
 
 def cmd_make(args) -> int:
     from .dataset import make
     root = make(args.task, args.n, args.seed, args.out, progress=not args.quiet,
-                workers=args.workers, overwrite=args.overwrite)
-    print(f"wrote {args.n} {args.task} items to {root}")
+                workers=args.workers, overwrite=args.overwrite, style=args.style)
+    print(f"wrote {args.n} {args.task} items ({args.style} style) to {root}")
     return 0
 
 
@@ -50,6 +51,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--workers", type=_count, default=1, help="generator processes (default 1)")
+    p.add_argument("--style", choices=STYLES, default="classic",
+                   help="how scenes are drawn (default classic; 'unseen' is kept out of training)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_make)

@@ -5,7 +5,7 @@ A dataset is a folder:
     data.jsonl     one item a line: {"id", "task", "instruction", "images": {NAME: path},
                    "answer", "program", "form", ...} plus "objects" where a task needs them
     images/        the PNG images (each carries its scene in the 'iconworld' text chunk)
-    README.md      the dataset card (task, size, seed, forms, OpenMoji credit)
+    README.md      the dataset card (task, size, seed, style, forms, OpenMoji credit)
 
 Answers: booleans for nlvr; lower-case strings for questions (numbers as digits);
 JSON targets for edit and tag; a caption for captions; boxes with captions for
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Union
 
 from ..errors import DatasetError, VisprogError
+from .styles import Style, get_style
 from .tasks import TASKS, generate_item, reproduces
 
 DATA_FILE = "data.jsonl"
@@ -73,14 +74,14 @@ def _write_item(item: dict, root: Path) -> dict:
     return _jsonable(record)
 
 
-def _items(task: str, n: int, seed: int, workers: int) -> Iterable[dict]:
+def _items(task: str, n: int, seed: int, workers: int, style: Style) -> Iterable[dict]:
     if workers <= 1:
         for i in range(n):
-            yield generate_item(task, seed, i)
+            yield generate_item(task, seed, i, style)
         return
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_generate_args, [(task, seed, i) for i in range(n)], chunksize=16)
+        yield from pool.map(_generate_args, [(task, seed, i, style) for i in range(n)], chunksize=16)
 
 
 def _generate_args(args):
@@ -88,13 +89,15 @@ def _generate_args(args):
 
 
 def make(task: str, n: int, seed: int, out_dir: PathLike, progress: bool = True, *,
-         workers: int = 1, overwrite: bool = False) -> Path:
-    """Generate `n` items of `task` with `seed` into `out_dir`; returns the folder.
+         workers: int = 1, overwrite: bool = False, style: Union[str, Style] = "classic") -> Path:
+    """Generate `n` items of `task` with `seed` into `out_dir`, their scenes drawn in `style`
+    (`styles.STYLES`; recorded in the card); returns the folder.
 
     Refuses to write into a folder that already holds a dataset unless `overwrite`.
     """
     if task not in TASKS:
         raise DatasetError(f"unknown icon-world task {task!r}; choose one of {', '.join(TASKS)}")
+    style = get_style(style)
     if not isinstance(n, int) or n < 0:
         raise DatasetError(f"the number of items must be a non-negative integer, got {n!r}")
     root = Path(out_dir)
@@ -106,11 +109,10 @@ def make(task: str, n: int, seed: int, out_dir: PathLike, progress: bool = True,
         raise DatasetError(f"cannot create {root / IMAGE_DIR}: {exc}") from None
     forms: Counter = Counter()
     labels: Counter = Counter()
-    start = time.perf_counter()
     bar = _progress(n, f"{task}", progress)
     tmp = root / (DATA_FILE + ".part")
     with open(tmp, "w", encoding="utf-8") as out:
-        for item in _items(task, n, seed, workers):
+        for item in _items(task, n, seed, workers, style):
             record = _write_item(item, root)
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             forms[record.get("form", "")] += 1
@@ -119,8 +121,7 @@ def make(task: str, n: int, seed: int, out_dir: PathLike, progress: bool = True,
             bar.update(1)
     bar.close()
     os.replace(tmp, root / DATA_FILE)
-    seconds = time.perf_counter() - start
-    (root / CARD_FILE).write_text(_card(task, n, seed, forms, labels, seconds), encoding="utf-8")
+    (root / CARD_FILE).write_text(_card(task, n, seed, style.name, forms, labels), encoding="utf-8")
     return root
 
 
@@ -154,11 +155,11 @@ _DESCRIPTIONS = {
 }
 
 
-def _card(task: str, n: int, seed: int, forms: Counter, labels: Counter, seconds: float) -> str:
+def _card(task: str, n: int, seed: int, style: str, forms: Counter, labels: Counter) -> str:
     lines = [f"# Icon-world dataset: {task}", "",
              _DESCRIPTIONS.get(task, ""), "",
-             f"- items: {n}", f"- seed: {seed}",
-             f"- made with: `visprog data make {task} --n {n} --seed {seed}`", ""]
+             f"- items: {n}", f"- seed: {seed}", f"- style: {style} (visprog/iconworld/styles.py)",
+             f"- made with: `visprog data make {task} --n {n} --seed {seed} --style {style}`", ""]
     if labels:
         total = sum(labels.values()) or 1
         lines += [f"- labels: {labels.get(True, 0)} true ({labels.get(True, 0) / total:.1%}), "

@@ -471,15 +471,13 @@ def knowledge(query: str, limit: Optional[int] = 20) -> list[str]:
 
 def _background_patch(view: View) -> Optional[np.ndarray]:
     """The scene's background behind this view (re-rendered from its seed), or None."""
-    import importlib
-    module = importlib.import_module(f"{__package__}.render")
-    draw = getattr(module, "_background", None)
+    from .render import IconWorldError, draw_background
     scene = view.scene
-    if draw is None or view.scale != 1.0:
+    if view.scale != 1.0:
         return None
     try:
-        full = np.asarray(draw(scene.background, scene.background_seed, scene.width, scene.height))
-    except Exception:  # an unknown background kind: fall back to the surroundings
+        full = np.asarray(draw_background(scene.background, scene.background_seed, scene.width, scene.height))
+    except (IconWorldError, ValueError):  # an unknown kind or a bad seed: use the surroundings
         return None
     x0, y0 = int(round(view.x0)), int(round(view.y0))
     patch = np.zeros((view.height, view.width, 3), np.uint8)

@@ -14,6 +14,9 @@ background and seed give the same pixels.
 Speed: glyph rasters (with their opaque masks and per-pixel colour names) are
 cached per (glyph, size, flip, hue shift), backgrounds are cut from cached
 gradients and a cached noise tile, and pasting is Pillow's alpha compositing.
+
+What a random scene randomises (canvas, backgrounds, object scale, glyph variants,
+placement) is a style (`styles.py`); `random_scene(seed)` draws the 'classic' one.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import colorsys
 import difflib
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image
@@ -33,15 +36,16 @@ from PIL.PngImagePlugin import PngInfo
 
 from ..errors import DatasetError, ToolError
 from .. import glyphs as _glyphs
-from .catalog import CATEGORIES, CHARACTERS, all_names, resolve
+from .catalog import CATEGORIES, CHARACTERS, all_names, glyphs_of, resolve
 from .colors import ACHROMATIC, COLOR_NAMES, clear, color_counts, color_ids, dominant
 
 __all__ = ["SceneObject", "Placement", "Scene", "sample_placements", "render", "random_scene",
-           "save_png", "scene_of", "BACKGROUNDS", "INFO_KEY", "IconWorldError", "SIZES",
-           "TARGET_HUES", "good_hues"]
+           "save_png", "scene_of", "BACKGROUNDS", "KINDS", "INFO_KEY", "IconWorldError", "SIZES",
+           "TARGET_HUES", "good_hues", "draw_background"]
 
 INFO_KEY = "iconworld"
-BACKGROUNDS = ("plain", "gradient", "sky_ground", "sky_water", "noise")
+BACKGROUNDS = ("plain", "gradient", "sky_ground", "sky_water", "noise")  # the 'classic' style's
+KINDS = BACKGROUNDS + ("texture",)   # every background this module draws
 SIZES = ("small", "medium", "large")
 # centre hues (degrees, HSV) of the colour names recolouring aims at
 TARGET_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 115.0, "blue": 215.0,
@@ -120,6 +124,15 @@ class Placement:
     y: Optional[int] = None
     flipped: bool = False
     hue_shift: float = 0.0
+    look: Optional[Any] = None         # draws the glyph otherwise: an object with .raster(glyph, size,
+                                       # flipped, hue) -> _Raster (unseen.Look); not annotated
+
+    def raster(self) -> "_Raster":
+        """What is pasted for this placement (its glyph and size must be set)."""
+        glyph = _glyphs.canonical(self.glyph)
+        if self.look is None:
+            return _raster(glyph, int(self.size), bool(self.flipped), float(self.hue_shift))
+        return self.look.raster(glyph, int(self.size), bool(self.flipped), float(self.hue_shift))
 
 
 @dataclass
@@ -174,8 +187,8 @@ class Scene:
             raise DatasetError(f"malformed icon-world annotation: {exc}") from None
 
 
-# glyphs whose main colour is scenery (the water under ⛵ and 🚤), not the thing itself
-_NO_RECOLOR = frozenset({"⛵", "🚤"})
+# glyphs whose main colour is scenery (the water under the boats), not the thing itself
+_NO_RECOLOR = frozenset({"⛵", "🚤", "\U0001F6E5", "\u26F4", "🚢"})  # as canonical() spells them
 _HUE_NAMES = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 
 
@@ -249,14 +262,22 @@ def _raster(glyph: str, size: int, flipped: bool, hue: float) -> _Raster:
     im = _glyphs.cached_glyph(glyph, size)
     if hue % 360:
         im = _hue_shifted(im, hue)
+    return raster_of(im, f"glyph {glyph!r} at {size} px")
+
+
+def raster_of(im: Image.Image, what: str, unnamed: Optional[np.ndarray] = None) -> _Raster:
+    """The raster of an RGBA image: opaque where alpha >= ALPHA_VISIBLE, colours named where
+    alpha >= 250 outside `unnamed` (bool, e.g. an outline that is not the thing's colour)."""
     arr = np.asarray(im)
     alpha = arr[..., 3]
     solid = alpha >= ALPHA_VISIBLE
     colors = color_ids(arr[..., :3])
     colors[alpha < 250] = 255
+    if unnamed is not None:
+        colors[unnamed] = 255
     rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
     if len(rows) == 0:
-        raise IconWorldError(f"glyph {glyph!r} at {size} px has no opaque pixels")
+        raise IconWorldError(f"{what} has no opaque pixels")
     box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     solid.setflags(write=False)
     colors.setflags(write=False)
@@ -347,7 +368,24 @@ def _background(kind: str, seed: int, w: int, h: int) -> Image.Image:
             light = _colorize(streak, _shade(far, 0.9), (235, 245, 250))
             out.paste(Image.blend(water, light, 0.22), (0, horizon))
         return out
-    raise IconWorldError(f"unknown background {kind!r}; choose one of {', '.join(BACKGROUNDS)} or 'random'")
+    if kind == "texture":
+        # marbled: the noise tile with its contrast raised, between two unrelated pastels
+        gain = rng.uniform(1.6, 2.6)
+        grey = _noise(rng, w, h).point([int(max(0, min(255, 128 + (v - 128) * gain))) for v in range(256)])
+        return _colorize(grey, _pastel(rng, sat=(0.2, 0.45), val=(0.7, 0.85)), _pastel(rng))
+    raise IconWorldError(f"unknown background {kind!r}; choose one of {', '.join(KINDS)} or 'random'")
+
+
+def draw_background(kind: str, seed: int, width: int, height: int) -> Image.Image:
+    """The background `kind` for `seed` at this size, of any style (Scene.background and
+    .background_seed redraw a scene's). Raises IconWorldError naming the known kinds."""
+    if kind in KINDS:
+        return _background(kind, seed, width, height)
+    from . import unseen  # the held-out style draws its own kinds
+    if kind in unseen.BACKGROUNDS:
+        return unseen.background(kind, seed, width, height)
+    raise IconWorldError(f"unknown background {kind!r}; choose one of "
+                         f"{', '.join(KINDS + unseen.BACKGROUNDS)} or 'random'")
 
 
 # --------------------------------------------------------------------------- placement
@@ -359,9 +397,9 @@ def _check_category(name: str) -> None:
         raise IconWorldError(f"unknown icon-world category {name!r}{hint}")
 
 
-def _glyph_choices(name: str) -> tuple[str, ...]:
+def _glyph_choices(name: str, variants: bool = False) -> tuple[str, ...]:
     _check_category(name)
-    return CATEGORIES[name].glyphs if name in CATEGORIES else (CHARACTERS[name].glyph,)
+    return glyphs_of(name, variants)
 
 
 def _colorable(name: str) -> bool:
@@ -370,7 +408,8 @@ def _colorable(name: str) -> bool:
 
 def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, width: int = 256,
                       height: int = 256, allow_overlap: bool = False, recolor_prob: float = 0.0,
-                      size_range: tuple[int, int] = DEFAULT_SIZE_RANGE) -> list[Placement]:
+                      size_range: tuple[int, int] = DEFAULT_SIZE_RANGE, flip_prob: float = 0.5,
+                      variants: bool = False) -> list[Placement]:
     """Random placements for `categories` (repeats allowed), in drawing order.
 
     Sizes (longest side, px) are drawn from `size_range`; a glyph that does not fit is
@@ -379,75 +418,130 @@ def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, wi
     least half of its opaque pixels visible. Recolouring (probability `recolor_prob`, only
     for colourable categories) shifts the hue so that the glyph's main colour becomes
     another clearly named colour (`good_hues`); glyphs no shift can recolour stay as they are.
+    Glyphs are mirrored with probability `flip_prob` and drawn from the category's glyphs
+    (with `variants`, its other OpenMoji glyphs too: `catalog.glyphs_of`).
     Raises IconWorldError when no layout is found.
     """
     cats = list(categories)
     for c in cats:
         _check_category(c)
+    lo, hi = _check_size_range(size_range)
+    cap = min(width, height)
+    floor = max(1, min(MIN_SIDE, lo, cap))
+
+    def choose(cat: str) -> Placement:
+        choices = _glyph_choices(cat, variants)
+        glyph = choices[int(rng.integers(len(choices)))]
+        size = min(int(rng.integers(lo, hi + 1)), cap)
+        flipped = bool(rng.random() < flip_prob)
+        return Placement(cat, glyph, size, None, None, flipped, recolor_hue(rng, cat, glyph, recolor_prob))
+
+    def position(r: "_Raster") -> Optional[tuple[int, int]]:
+        rw, rh = r.size
+        if rw > width or rh > height:
+            return None
+        return int(rng.integers(0, width - rw + 1)), int(rng.integers(0, height - rh + 1))
+
+    out = layout(cats, choose, position, lambda: Occupancy(width, height, allow_overlap), floor)
+    if out is None:
+        raise IconWorldError(f"cannot place {len(cats)} objects of {lo}-{hi} px in a {width}x{height} "
+                             f"image{'' if allow_overlap else ' without overlap'}; use fewer or smaller objects")
+    return out
+
+
+def _check_size_range(size_range) -> tuple[int, int]:
     lo, hi = int(size_range[0]), int(size_range[1])
     if lo < 1 or hi < lo:
         raise IconWorldError(f"size_range must be (min, max) with 1 <= min <= max, got {size_range}")
-    cap = min(width, height)
-    floor = max(1, min(MIN_SIDE, lo, cap))
-    for _restart in range(30):
-        out = _try_layout(rng, cats, width, height, allow_overlap, recolor_prob, lo, hi, floor, cap)
-        if out is not None:
-            return out
-    raise IconWorldError(f"cannot place {len(cats)} objects of {lo}-{hi} px in a {width}x{height} "
-                         f"image{'' if allow_overlap else ' without overlap'}; use fewer or smaller objects")
+    return lo, hi
 
 
-def _try_layout(rng, cats, width, height, allow_overlap, recolor_prob, lo, hi, floor, cap):
-    placements: list[Placement] = []
-    boxes: list[tuple[int, int, int, int]] = []      # solid boxes in image coordinates
-    owner = np.full((height, width), -1, np.int16) if allow_overlap else None
-    visible = np.zeros(len(cats), np.int64)   # visible opaque pixels of each placed object
-    n_solid = np.zeros(len(cats), np.int64)
-    for i, cat in enumerate(cats):
-        choices = _glyph_choices(cat)
-        glyph = choices[int(rng.integers(len(choices)))]
-        size = min(int(rng.integers(lo, hi + 1)), cap)
-        flipped = bool(rng.random() < 0.5)
-        hue = 0.0
-        if recolor_prob > 0 and _colorable(cat) and rng.random() < recolor_prob:
-            hues = good_hues(glyph)
-            if hues:
-                hue = hues[int(rng.integers(len(hues)))]
-        placed = False
-        while not placed:
-            r = _raster(glyph, size, flipped, hue)
+def recolor_hue(rng: np.random.Generator, category: str, glyph: str, prob: float) -> float:
+    """A hue shift that gives `glyph` another clear colour, with probability `prob` (0: none;
+    draws nothing when prob is 0 or the category is not colourable)."""
+    if prob > 0 and _colorable(category) and rng.random() < prob:
+        hues = good_hues(glyph)
+        if hues:
+            return hues[int(rng.integers(len(hues)))]
+    return 0.0
+
+
+class Occupancy:
+    """What a layout has placed so far, to test a new object against.
+
+    Without overlap the opaque boxes of objects stay disjoint (1 px apart); with overlap
+    each placed object keeps at least `keep` of its opaque pixels (those inside the image)
+    visible. Rasters may reach past the image edge: only the part inside counts.
+    """
+
+    def __init__(self, width: int, height: int, allow_overlap: bool, keep: float = 0.5):
+        self.width, self.height, self.keep = width, height, keep
+        self.boxes: list[tuple[int, int, int, int]] = []     # opaque boxes, clipped to the image
+        self.owner = np.full((height, width), -1, np.int16) if allow_overlap else None
+        self.visible: list[int] = []    # visible opaque pixels of each placed object
+        self.n_solid: list[int] = []
+
+    def take(self, r: "_Raster", x: int, y: int) -> bool:
+        """Place raster `r` at (x, y) when it fits; whether it did."""
+        sx0, sy0, sx1, sy1 = r.solid_box
+        box = (max(x + sx0, 0), max(y + sy0, 0), min(x + sx1, self.width), min(y + sy1, self.height))
+        if box[0] >= box[2] or box[1] >= box[3]:
+            return False
+        if self.owner is None:
+            if any(box[0] < b[2] + 1 and b[0] < box[2] + 1 and box[1] < b[3] + 1 and b[1] < box[3] + 1
+                   for b in self.boxes):
+                return False
+        else:
+            # overwriting pixels hides them from their owners: each earlier object must keep
+            # at least `keep` of its opaque pixels
             rw, rh = r.size
-            for _try in range(40):
-                if rw > width or rh > height:
-                    break
-                x, y = int(rng.integers(0, width - rw + 1)), int(rng.integers(0, height - rh + 1))
-                sx0, sy0, sx1, sy1 = r.solid_box
-                box = (x + sx0, y + sy0, x + sx1, y + sy1)
-                if not allow_overlap:
-                    if any(box[0] < b[2] + 1 and b[0] < box[2] + 1 and box[1] < b[3] + 1 and b[1] < box[3] + 1
-                           for b in boxes):
-                        continue
-                else:
-                    # overwriting pixels hides them from their owners: each earlier object
-                    # must keep at least half of its opaque pixels
-                    region = owner[y:y + rh, x:x + rw]
-                    under = region[r.solid]
-                    hidden = np.bincount(under[under >= 0], minlength=i)[:i]
-                    if i and np.any((visible[:i] - hidden) * 2 < n_solid[:i]):
-                        continue
-                    region[r.solid] = i
-                    visible[:i] -= hidden
-                    visible[i] = r.n_solid
-                    n_solid[i] = r.n_solid
-                boxes.append(box)
-                placements.append(Placement(cat, glyph, size, x, y, flipped, hue))
-                placed = True
+            cx0, cy0 = max(x, 0), max(y, 0)
+            region = self.owner[cy0:min(y + rh, self.height), cx0:min(x + rw, self.width)]
+            solid = r.solid[cy0 - y:cy0 - y + region.shape[0], cx0 - x:cx0 - x + region.shape[1]]
+            under = region[solid]
+            i = len(self.visible)
+            visible = np.asarray(self.visible, np.int64)
+            hidden = np.bincount(under[under >= 0], minlength=i)[:i]
+            if i and np.any(visible - hidden < self.keep * np.asarray(self.n_solid, np.int64)):
+                return False
+            region[solid] = i
+            self.visible = list(visible - hidden) + [int(solid.sum())]
+            self.n_solid.append(int(solid.sum()))
+        self.boxes.append(box)
+        return True
+
+
+def layout(categories: Sequence[str], choose: Callable[[str], Placement],
+           position: Callable[["_Raster"], Optional[tuple[int, int]]],
+           occupancy: Callable[[], Occupancy], floor: int) -> Optional[list[Placement]]:
+    """Place `categories` one by one: `choose(category)` draws how (a Placement without x, y),
+    `position(raster)` proposes where (None: nowhere), up to 40 times; an object that finds
+    no place is shrunk by 15%, down to `floor` px, and when it still finds none the layout
+    starts again, 30 times at most. None when no layout is found."""
+    for _restart in range(30):
+        occ, out = occupancy(), []
+        for cat in categories:
+            p = _place(choose(cat), position, occ, floor)
+            if p is None:
                 break
-            if not placed:
-                if size <= floor:
-                    return None
-                size = max(floor, int(size * 0.85))
-    return placements
+            out.append(p)
+        else:
+            return out
+    return None
+
+
+def _place(p: Placement, position, occ: Occupancy, floor: int) -> Optional[Placement]:
+    while True:
+        r = p.raster()
+        for _try in range(40):
+            xy = position(r)
+            if xy is None:
+                break
+            if occ.take(r, *xy):
+                return replace(p, x=xy[0], y=xy[1])
+        if p.size <= floor:
+            return None
+        p = replace(p, size=max(floor, int(p.size * 0.85)))
 
 
 # --------------------------------------------------------------------------- rendering
@@ -462,25 +556,25 @@ def _size_word(longest: int, width: int, height: int) -> str:
 
 
 def render(placements: Sequence[Placement], *, width: int = 256, height: int = 256,
-           background: str = "random", seed: int = 0) -> tuple[Image.Image, Scene]:
+           background: str = "random", seed: int = 0, style="classic") -> tuple[Image.Image, Scene]:
     """Draw `placements` in order (later ones on top) and annotate the result.
 
     Unset placement fields (glyph, size, x, y) are drawn from `seed`, as is the background
-    when `background='random'`. Glyphs may extend past the image edge; they are clipped.
+    when `background='random'` (one of `style`'s kinds; a style name or `styles.Style`);
+    any kind `draw_background` knows may be named. Glyphs may extend past the image edge; they are clipped.
     Objects left with no visible pixel (fully occluded or off the image) are not annotated.
     Returns an RGB image with `image.info['iconworld'] = scene.to_json()`, and the scene.
     """
     width, height = int(width), int(height)
     if width < 1 or height < 1:
         raise IconWorldError(f"image size must be positive, got {width}x{height}")
+    from .styles import get_style
+    kinds = get_style(style).backgrounds
     rng = np.random.default_rng(seed)
     if background == "random":
-        background = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
-    elif background not in BACKGROUNDS:
-        raise IconWorldError(f"unknown background {background!r}; choose one of "
-                             f"{', '.join(BACKGROUNDS)} or 'random'")
+        background = kinds[int(rng.integers(len(kinds)))]
     bg_seed = int(rng.integers(0, 2**31 - 1))
-    canvas = _background(background, bg_seed, width, height)
+    canvas = draw_background(background, bg_seed, width, height)
     owner = np.full((height, width), -1, np.int16)
     drawn: list[tuple[Placement, _Raster]] = []
     scale = min(width, height) / 256.0
@@ -491,8 +585,10 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
             max(1, round(DEFAULT_SIZE_RANGE[0] * scale)), max(2, round(DEFAULT_SIZE_RANGE[1] * scale)) + 1))
         if int(size) < 1:
             raise IconWorldError(f"placement {i} ({p.category}): size must be at least 1 px, got {size}")
+        d = Placement(p.category, glyph, int(size), None, None, bool(p.flipped), float(p.hue_shift),
+                      p.look)
         try:
-            r = _raster(_glyphs.canonical(glyph), int(size), bool(p.flipped), float(p.hue_shift))
+            r = d.raster()
         except _glyphs.GlyphError as exc:
             raise IconWorldError(f"placement {i} ({p.category}): {exc}") from None
         rw, rh = r.size
@@ -504,8 +600,7 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
         if cx0 < cx1 and cy0 < cy1:
             sub = r.solid[cy0 - y:cy1 - y, cx0 - x:cx1 - x]
             owner[cy0:cy1, cx0:cx1][sub] = i
-        drawn.append((Placement(p.category, glyph, int(size), x, y, bool(p.flipped),
-                                float(p.hue_shift)), r))
+        drawn.append((replace(d, x=x, y=y), r))
 
     objects: list[SceneObject] = []
     n_colors = len(COLOR_NAMES)
@@ -542,15 +637,18 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
 
 
 def random_scene(seed: int, *, n_objects: Union[int, tuple[int, int]] = (1, 8),
-                 categories: Optional[Sequence[str]] = None, width: int = 256, height: int = 256,
-                 **kw) -> tuple[Image.Image, Scene]:
+                 categories: Optional[Sequence[str]] = None, width: Optional[int] = None,
+                 height: Optional[int] = None, style="classic", **kw) -> tuple[Image.Image, Scene]:
     """A random scene: `n_objects` (an int or an inclusive (min, max)) objects drawn with
-    replacement from `categories` (default: every category and character).
+    replacement from `categories` (default: every category and character), in `style`
+    (a name in `styles.STYLES` or a `styles.Style`; 'classic' by default).
 
-    Keyword arguments go to `sample_placements` (allow_overlap, recolor_prob, size_range;
-    size_range defaults to (28, 72) scaled by min(width, height) / 256) and to `render`
-    (background).
+    Width and height default to the style's canvas ('classic': 256x256). Keyword arguments
+    go to `styles.draw`: allow_overlap, recolor_prob and size_range (px; default: the style's
+    object scale times the short side: (28, 72) at 256 px for 'classic') override the style's,
+    and background names a kind.
     """
+    from .styles import draw
     rng = np.random.default_rng(seed)
     if isinstance(n_objects, (int, np.integer)):
         lo = hi = int(n_objects)
@@ -563,17 +661,10 @@ def random_scene(seed: int, *, n_objects: Union[int, tuple[int, int]] = (1, 8),
         raise IconWorldError("random_scene needs at least one category")
     n = int(rng.integers(lo, hi + 1))
     cats = [pool[int(k)] for k in rng.integers(0, len(pool), size=n)]
-    background = kw.pop("background", "random")
-    if "size_range" not in kw:
-        s = min(width, height) / 256.0
-        kw["size_range"] = (max(MIN_SIDE, round(DEFAULT_SIZE_RANGE[0] * s)),
-                            max(MIN_SIDE, round(DEFAULT_SIZE_RANGE[1] * s)))
-    unknown = set(kw) - {"allow_overlap", "recolor_prob", "size_range"}
+    unknown = set(kw) - {"allow_overlap", "recolor_prob", "size_range", "background"}
     if unknown:
         raise TypeError(f"random_scene() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    placements = sample_placements(rng, cats, width=width, height=height, **kw)
-    return render(placements, width=width, height=height, background=background,
-                  seed=int(rng.integers(0, 2**31 - 1)))
+    return draw(rng, cats, style, width=width, height=height, **kw)
 
 
 def save_png(image: Image.Image, path) -> None:

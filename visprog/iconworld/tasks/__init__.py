@@ -7,7 +7,8 @@
 
 An item is a dict: id, task, instruction, images (NAME -> PIL image), answer,
 program, form (which template made it) and, where a task needs them, objects
-(scene annotations). Items are a function of (task, seed, index) only.
+(scene annotations). Items are a function of (task, seed, index, style) only;
+the style (`styles.py`, 'classic' by default) is how its scenes are drawn.
 
 Tasks: nlvr (image pairs, true/false statements), gqa (questions on one image),
 edit (replace, colour pop, background blur, emoji), tag (knowledge tagging),
@@ -51,24 +52,31 @@ def balanced_label(task: str, seed: int, index: int) -> bool:
     return first if index % 2 == 0 else not first
 
 
-def generate_item(task: str, seed: int, index: int) -> dict:
-    """Item `index` of `task` for `seed` (deterministic)."""
+def generate_item(task: str, seed: int, index: int, style="classic") -> dict:
+    """Item `index` of `task` for `seed` (deterministic), its scenes drawn in `style`
+    (a name in `styles.STYLES` or a `styles.Style`)."""
+    from ..styles import get_style
+    from .base import STYLE
     _check_task(task)
     rng = item_rng(task, seed, index)
-    if task == "nlvr":
-        item = _generators()[task](rng, label=balanced_label(task, seed, index))
-    else:
-        item = _generators()[task](rng)
+    token = STYLE.set(get_style(style))
+    try:
+        if task == "nlvr":
+            item = _generators()[task](rng, label=balanced_label(task, seed, index))
+        else:
+            item = _generators()[task](rng)
+    finally:
+        STYLE.reset(token)
     out = {"id": f"{task}-{seed}-{index:06d}", "task": task}
     out.update(item)
     return out
 
 
-def generate(task: str, n: int, seed: int = 0, start: int = 0) -> Iterator[dict]:
-    """n items of `task` (indices start .. start+n-1)."""
+def generate(task: str, n: int, seed: int = 0, start: int = 0, style="classic") -> Iterator[dict]:
+    """n items of `task` (indices start .. start+n-1) in `style`."""
     _check_task(task)
     for i in range(start, start + n):
-        yield generate_item(task, seed, i)
+        yield generate_item(task, seed, i, style)
 
 
 # --------------------------------------------------------------------------- checking answers

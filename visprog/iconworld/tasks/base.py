@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from ... import glyphs
 from .. import catalog
-from ..render import IconWorldError, Placement, good_hues, render
+from ..render import IconWorldError, Placement, recolor_hue, render
+from ..styles import CLASSIC, Style, draw
 from ..language import number_word, plural, with_article
 from .common import CLEAR, Entry, Phrase, View, parse_phrase, scene_view
 
@@ -110,17 +112,23 @@ def distractor_pool(avoid: Sequence[frozenset]) -> list[str]:
 # --------------------------------------------------------------------------- scenes
 
 SIZE_STEP = 4  # glyph sizes are drawn on a 4 px grid, so rendered glyphs are reused from caches
+CLASSIC_SIZES = (28, 72)  # px, the glyph sizes of 'classic' task scenes
+CLASSIC_RECOLOR = 0.35    # the share of colourable objects 'classic' task scenes recolour
+
+# The style task scenes are drawn in. generate_item sets it for the whole item, so that the
+# task forms (dozens, each building its scenes through make_scene) need not pass it along.
+STYLE: ContextVar[Style] = ContextVar("iconworld_task_style", default=CLASSIC)
 
 
-def layout(rng, categories: Sequence[str], *, recolor_prob: float = 0.35,
-           size_range=(28, 72)) -> list[Placement]:
-    """Placements with disjoint glyph boxes (1 px apart), sizes on a grid of SIZE_STEP px.
+def layout(rng, categories: Sequence[str]) -> list[Placement]:
+    """Placements with disjoint glyph boxes (1 px apart), sizes on a grid of SIZE_STEP px:
+    the 'classic' task layout on a WIDTH x HEIGHT image.
 
     Like `render.sample_placements` without overlap, but with quantised sizes: the
     glyph rasters the renderer caches are then reused across scenes, which makes
     generating datasets several times faster. Raises Retry when nothing fits.
     """
-    lo, hi = size_range
+    lo, hi = CLASSIC_SIZES
     sizes = list(range(lo, hi + 1, SIZE_STEP))
     for _restart in range(20):
         boxes: list[tuple[int, int, int, int]] = []
@@ -128,12 +136,7 @@ def layout(rng, categories: Sequence[str], *, recolor_prob: float = 0.35,
         for cat in categories:
             glyph = pick(rng, catalog.glyphs_of(cat))
             flipped = bool(rng.random() < 0.5)
-            hue = 0.0
-            if recolor_prob > 0 and cat in catalog.CATEGORIES and catalog.CATEGORIES[cat].colorable \
-                    and rng.random() < recolor_prob:
-                hues = good_hues(glyph)  # shifts that give the glyph another clear colour
-                if hues:
-                    hue = float(pick(rng, hues))
+            hue = float(recolor_hue(rng, cat, glyph, CLASSIC_RECOLOR))
             k = int(rng.integers(len(sizes)))
             placed = None
             while placed is None and k >= 0:
@@ -157,25 +160,28 @@ def layout(rng, categories: Sequence[str], *, recolor_prob: float = 0.35,
     raise Retry("layout")
 
 
-def make_scene(rng, categories: Sequence[str], *, recolor_prob: float = 0.35,
-               size_range=(28, 72)):
-    """Render the categories (one object each) with no overlap; returns (image, view)."""
+def make_scene(rng, categories: Sequence[str]):
+    """Render the categories (one object each) in the STYLE of the item; returns (image, view).
+    'classic' scenes are `layout`s (no overlap); other styles lay scenes out their own way."""
     cats = list(categories)
     order = rng.permutation(len(cats))
     cats = [cats[i] for i in order]
-    placements = layout(rng, cats, recolor_prob=recolor_prob, size_range=size_range)
+    style = STYLE.get()
     try:
-        image, scene = render(placements, width=WIDTH, height=HEIGHT,
-                              seed=int(rng.integers(0, 2**31 - 1)))
+        if style == CLASSIC:
+            image, scene = render(layout(rng, cats), width=WIDTH, height=HEIGHT,
+                                  seed=int(rng.integers(0, 2**31 - 1)))
+        else:
+            image, scene = draw(rng, cats, style)
     except IconWorldError:
         raise Retry("render") from None
-    if len(scene.objects) != len(placements):
+    if len(scene.objects) != len(cats):
         raise Retry("an object is not visible")
     return image, scene_view(scene)
 
 
 def fill(rng, wanted: dict[str, int], *, extra=(0, 3), avoid: Sequence[frozenset] = (),
-         pool: Optional[Sequence[str]] = None, recolor_prob: float = 0.35, size_range=(28, 72)):
+         pool: Optional[Sequence[str]] = None):
     """A scene with `wanted` counts of categories plus distractors from outside `avoid`."""
     cats = [c for c, n in wanted.items() for _ in range(n)]
     room = max(0, MAX_OBJECTS - len(cats))
@@ -188,7 +194,7 @@ def fill(rng, wanted: dict[str, int], *, extra=(0, 3), avoid: Sequence[frozenset
             cats += [pick(rng, choices) for _ in range(n_extra)]
     if not cats:
         cats = [pick(rng, distractor_pool(avoid))]
-    return make_scene(rng, cats, recolor_prob=recolor_prob, size_range=size_range)
+    return make_scene(rng, cats)
 
 
 def spread(rng, members: Sequence[str], n: int) -> dict[str, int]:
@@ -235,13 +241,13 @@ def crop_region(box, width: int, height: int) -> tuple[int, int, int, int]:
             min(width, math.ceil(cx + hw)), min(height, math.ceil(cy + hh)))
 
 
-def half_box(side: str, width: int = WIDTH, height: int = HEIGHT):
+def half_box(side: str, width: int, height: int):
     """The box Loc returns for 'LEFT', 'RIGHT', 'TOP', 'BOTTOM'."""
     return {"left": (0.0, 0.0, width / 2, float(height)), "right": (width / 2, 0.0, float(width), float(height)),
             "top": (0.0, 0.0, float(width), height / 2), "bottom": (0.0, height / 2, float(width), float(height))}[side]
 
 
-def image_half_fraction(e: Entry, side: str, width: int = WIDTH, height: int = HEIGHT) -> float:
+def image_half_fraction(e: Entry, side: str, width: int, height: int) -> float:
     return {"left": e.frac_left_of(width / 2), "right": 1 - e.frac_left_of(width / 2),
             "top": e.frac_above(height / 2), "bottom": 1 - e.frac_above(height / 2)}[side]
 

@@ -8,7 +8,7 @@ points through Point (Molmo's format), programs through their source task.
 from __future__ import annotations
 
 from . import gqa
-from .base import (CATEGORY_NAMES, CHARACTER_NAMES, GROUPS, HEIGHT, WIDTH, ProgramBuilder, Retry,
+from .base import (CATEGORY_NAMES, CHARACTER_NAMES, GROUPS, ProgramBuilder, Retry,
                    V, fill, make_scene, noun, pick, spread)
 from ...pointing import format_points
 from .common import describe, region_caption
@@ -100,7 +100,7 @@ def points(rng) -> dict:
         found = view.matching(target.phrase)
         pts = [view.point(s) for s in found]
         singular, plural_ = target.singular, target.plural
-        answer = format_points(pts, WIDTH, HEIGHT, singular, plural_)
+        answer = format_points(pts, view.width, view.height, singular, plural_)
         q = pick(rng, [f"Point to the {plural_}.", f"Point to all {plural_}.",
                        f"Point to every {singular}.", f"Where are the {plural_}? Point to them.",
                        f"Point at the {plural_} in the image."])

@@ -15,7 +15,7 @@ import numpy as np
 from .. import catalog
 from ..language import OPPOSITE, RELATION_PHRASE, RELATION_WORDINGS
 from ..colors import color_ids
-from .base import (HEIGHT, WIDTH, Noun, ProgramBuilder, Retry, V, count, crop_region, fill,
+from .base import (Noun, ProgramBuilder, Retry, V, count, crop_region, fill,
                    half_box, image_half_fraction, is_clear, merge, pick, pick_nouns, spread,
                    unique)
 from .common import Entry, colour_is_attribute, relation_fraction
@@ -25,8 +25,8 @@ CROP_TOOL = {"left": "CropLeft", "right": "CropRight", "above": "CropAbove", "be
 CANONICAL = RELATION_PHRASE
 _COLOR_NAMES = tuple(catalog.COLORS)
 _BLACK = _COLOR_NAMES.index("black")
-SMALL_MAX = 36  # longest side (px) of a clearly small object
-LARGE_MIN = 64  # ... of a clearly large one
+SMALL_MAX = 36 / 256  # longest side / sqrt(image area) of a clearly small object (36 px at 256x256)
+LARGE_MIN = 64 / 256  # ... of a clearly large one
 
 
 def yes_no(rng) -> bool:
@@ -264,7 +264,8 @@ def f_colour(rng):
 
 def clear_size(e: Entry) -> bool:
     x0, y0, x1, y1 = e.box
-    longest = max(x1 - x0, y1 - y0)
+    height, width = e.mask.shape
+    longest = max(x1 - x0, y1 - y0) / np.sqrt(width * height)
     return (e.obj.size == "small" and longest <= SMALL_MAX) or (e.obj.size == "large" and longest >= LARGE_MIN)
 
 
@@ -295,9 +296,10 @@ def f_size(rng):
 
 def _half_clear(e: Entry, side: str) -> bool | None:
     """True/False when the object is clearly in/out of that half, as Loc+Crop sees it; None if not clear."""
-    region = crop_region(half_box(side), WIDTH, HEIGHT)
+    height, width = e.mask.shape
+    region = crop_region(half_box(side, width, height), width, height)
     inside = e.frac_in(region)
-    half = image_half_fraction(e, side)
+    half = image_half_fraction(e, side, width, height)
     if inside >= 0.7 and half >= 0.8:
         return True
     if inside <= 0.3 and half <= 0.2:
