@@ -19,7 +19,7 @@ def _scene(seed=3):
 
 def test_targets_put_one_peak_per_object():
     image, scene = _scene()
-    heat, box_t, box_w, cells = DT.scene_targets(scene, 24, 8, 192 / 256)
+    heat, box_t, box_w, cells = DT.scene_targets(scene, 24, 8, 192)
     assert int((heat == 1.0).sum()) == len(scene.objects)
     centres = [c for c in cells if c[3] == 1.0]
     assert len(centres) == len(scene.objects)

@@ -161,6 +161,7 @@ def shares_tower() -> bool:
         det = iconworld._detector()
         mine, theirs = m.tower.state_dict(), det.tower.state_dict()
         return (m.config.image_size == det.config.image_size and mine.keys() == theirs.keys()
+                and m.config.letterbox == det.config.letterbox
                 and all(mine[k].equal(theirs[k]) for k in mine))
     return shared(("shares_tower", id(m)), compare)  # once per loaded model
 
@@ -192,7 +193,8 @@ def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
     if not prompts:
         return []
     feats, image_of = features(images, ctx)
-    return model().answer_grounded(None, prompts, feats=feats, image_of=image_of)
+    return model().answer_grounded(None, prompts, feats=feats, image_of=image_of,
+                                   sizes=[im.size for im in images])
 
 
 def vqa(calls: list[dict], ctx) -> list[str]:

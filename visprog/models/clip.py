@@ -43,6 +43,7 @@ from .weights import no_random_init
 @dataclass
 class CLIPConfig:
     image_size: int = 64            # crops and scenes are resized to this for encode_image
+    letterbox: bool = True         # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     widths: tuple = (32, 64, 128)   # tower stage widths at strides 4, 8, 16
     depths: tuple = (1, 2, 2)
     token_width: int = 96           # channels of the stride-8 patch tokens
@@ -185,7 +186,7 @@ class CLIP(nn.Module):
     @torch.no_grad()
     def encode_image(self, images, size: Optional[int] = None) -> torch.Tensor:
         self.eval()
-        pixels = to_pixels(images, size or self.config.image_size)
+        pixels = to_pixels(images, size or self.config.image_size, self.config.letterbox)
         return self.image_features(pixels)
 
     @torch.no_grad()
@@ -196,25 +197,65 @@ class CLIP(nn.Module):
         return self.text_features(hidden, mask)
 
 
-def tower_maps(tower: nn.Module, images, size: int, bf16: bool = False) -> torch.Tensor:
+def tower_maps(tower: nn.Module, images, size: int, bf16: bool = False,
+               keep_aspect: bool = True) -> torch.Tensor:
     """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> the tower's patch tokens (B, C, G, G),
     float32. bf16=True runs the tower under bf16 autocast on a CPU (faster; the detector finds
     the same objects from its maps: visprog/weights/detector.md)."""
-    pixels = images if torch.is_tensor(images) else to_pixels(images, size)
+    pixels = images if torch.is_tensor(images) else to_pixels(images, size, keep_aspect)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
                                          enabled=bf16 and pixels.device.type == "cpu"):
         return tower.eval()(pixels).float()
 
 
-def to_pixels(images, size: int) -> torch.Tensor:
-    """PIL images -> (B, 3, size, size) float in [0, 1] (bilinear resize)."""
+PAD_COLOR = (128, 128, 128)  # the letterbox's bands
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a w x h image sits in a size x size canvas, scaled to fit without changing its
+    aspect ratio: the models see every image this way (a square image fills the canvas)."""
+
+    width: int   # the image's size
+    height: int
+    inner_w: int  # its size in the canvas
+    inner_h: int
+    left: int     # the bands before it
+    top: int
+
+    @classmethod
+    def fit(cls, width: int, height: int, size: int, keep_aspect: bool = True) -> "Letterbox":
+        """keep_aspect=False: the image squashed to fill the canvas (what older weights saw)."""
+        if not keep_aspect:
+            return cls(width, height, size, size, 0, 0)
+        k = size / max(width, height)
+        w, h = max(1, round(width * k)), max(1, round(height * k))
+        return cls(width, height, w, h, (size - w) // 2, (size - h) // 2)
+
+    def to_image(self, x, y):
+        """Canvas pixels -> the image's pixels (numbers or tensors)."""
+        return ((x - self.left) * self.width / self.inner_w, (y - self.top) * self.height / self.inner_h)
+
+    def to_canvas(self, x, y):
+        """The image's pixels -> canvas pixels."""
+        return (self.left + x * self.inner_w / self.width, self.top + y * self.inner_h / self.height)
+
+
+def letterboxed(image, size: int, keep_aspect: bool = True):
+    """The RGB PIL image as the models see it: size x size, letterboxed (`Letterbox`)."""
     from PIL import Image
-    arrays = []
-    for im in images:
-        im = im.convert("RGB")
-        if im.size != (size, size):
-            im = im.resize((size, size), Image.BILINEAR)
-        arrays.append(np.asarray(im, dtype=np.uint8))
+    im = image.convert("RGB")
+    if im.size == (size, size):
+        return im
+    box = Letterbox.fit(im.width, im.height, size, keep_aspect)
+    canvas = Image.new("RGB", (size, size), PAD_COLOR)
+    canvas.paste(im.resize((box.inner_w, box.inner_h), Image.BILINEAR), (box.left, box.top))
+    return canvas
+
+
+def to_pixels(images, size: int, keep_aspect: bool = True) -> torch.Tensor:
+    """PIL images -> (B, 3, size, size) float in [0, 1], each letterboxed (bilinear resize)."""
+    arrays = [np.asarray(letterboxed(im, size, keep_aspect), dtype=np.uint8) for im in images]
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)  # (B, 3, S, S)
     return x.float() / 255.0
 
@@ -240,8 +281,11 @@ def read(path: str) -> tuple[dict, dict]:
 
 
 def config_from(d: dict, cls=None):
+    """A config dataclass from a weights file's JSON; a file that does not say `letterbox` was
+    trained on squashed images, and must see them so."""
     cls = cls or CLIPConfig
     names = {f.name for f in dataclasses.fields(cls)}
+    d = {"letterbox": False, **d}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 

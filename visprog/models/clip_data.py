@@ -19,7 +19,7 @@ import torch
 
 from ..iconworld import catalog
 from ..iconworld.language import number_word, plural, with_article
-from .clip import CLIPConfig, to_pixels
+from .clip import CLIPConfig, letterboxed, to_pixels
 
 TEMPLATES = ("a photo of {}", "an icon of {}", "{}", "a picture of {}", "a drawing of {}",
              "an image of {}")
@@ -86,8 +86,9 @@ def scene_objects(scene) -> list[tuple]:
     return [(o.category, object_color(o), o.center[0], o.center[1]) for o in scene.objects]
 
 
-def crop_batch(rng: random.Random, n_scenes: int, size: int):
-    """Object crops (with random margins) from random scenes: (images, objects-per-image)."""
+def crop_batch(rng: random.Random, n_scenes: int, size: int, keep_aspect: bool = True):
+    """Object crops (with random margins) from random scenes, as the model will see them
+    (`clip.letterboxed`): (images, objects-per-image)."""
     from ..iconworld.render import random_scene
     images, facts = [], []
     for _ in range(n_scenes):
@@ -98,7 +99,7 @@ def crop_batch(rng: random.Random, n_scenes: int, size: int):
             m = [rng.uniform(-0.05, 0.3) for _ in range(4)]
             box = (max(0, x0 - m[0] * w), max(0, y0 - m[1] * h), min(image.width, x1 + m[2] * w),
                    min(image.height, y1 + m[3] * h))
-            images.append(image.crop(tuple(int(round(v)) for v in box)).resize((size, size)))
+            images.append(letterboxed(image.crop(tuple(int(round(v)) for v in box)), size, keep_aspect))
             facts.append([(o.category, object_color(o), 0.0, 0.0)])
     return images, facts
 
@@ -180,7 +181,7 @@ def geometry_pool() -> list[str]:
 def make_batch(rng: random.Random, cfg: CLIPConfig):
     """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true,
     neg), and how many of the B images are crops (they come first)."""
-    crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size)
+    crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size, cfg.letterbox)
     captions = [object_caption(rng, objs[0][0], objs[0][1]) for objs in crop_objs]
     scenes, scene_objs, scene_caps = pair_batch(rng, cfg.pair_scenes, cfg.image_size)
     images = crops + scenes
@@ -194,4 +195,4 @@ def make_batch(rng: random.Random, cfg: CLIPConfig):
              for j, caps in enumerate(scene_caps)
              if len(caps) == 2 and truth[len(crops) + j, index[caps[0][0]]]
              and not truth[len(crops) + j, index[caps[1][0]]]]
-    return to_pixels(images, cfg.image_size), texts, truth, pairs, len(crops)
+    return to_pixels(images, cfg.image_size, cfg.letterbox), texts, truth, pairs, len(crops)

@@ -29,13 +29,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..iconworld.language import with_article
-from .clip import CLASSIFY_TEMPLATES, CLIPConfig, TextHead, Tower, config_from, read, tower_maps
+from .clip import CLASSIFY_TEMPLATES, CLIPConfig, Letterbox, TextHead, Tower, config_from, read, tower_maps
 from .weights import no_random_init
 
 
 @dataclass
 class DetectorConfig:
     image_size: int = 192          # scenes are resized to this (256 -> 192: 0.56x the compute)
+    letterbox: bool = True         # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     stride: int = 8
     head_width: int = 96
     # training
@@ -92,7 +93,8 @@ class Detector(nn.Module):
     def image_maps(self, images) -> torch.Tensor:
         """PIL images -> the tower's patch tokens (B, C, G, G), under bf16 autocast on a CPU
         (`clip.tower_maps`)."""
-        return tower_maps(self.tower, images, self.config.image_size, bf16=True)
+        return tower_maps(self.tower, images, self.config.image_size, bf16=True,
+                          keep_aspect=self.config.letterbox)
 
     @torch.no_grad()
     def candidates(self, images, fmaps: Optional[torch.Tensor] = None) -> list[dict]:
@@ -111,8 +113,10 @@ class Detector(nn.Module):
             keep = peak[b] & (prob[b] >= self.config.min_objectness)
             d = box[b].exp() * s                                    # (4, G, G)
             boxes = torch.stack([cx - d[0], cy - d[1], cx + d[2], cy + d[3]], -1)[keep]  # (K, 4)
-            boxes = boxes.clamp(0, self.config.image_size)
-            boxes = boxes * torch.tensor([w, h, w, h]) / self.config.image_size
+            frame = Letterbox.fit(w, h, self.config.image_size, self.config.letterbox)
+            x0, y0 = frame.to_image(boxes[:, 0], boxes[:, 1])
+            x1, y1 = frame.to_image(boxes[:, 2], boxes[:, 3])
+            boxes = torch.stack([x0.clamp(0, w), y0.clamp(0, h), x1.clamp(0, w), y1.clamp(0, h)], -1)
             out.append({"boxes": boxes, "objectness": prob[b][keep],
                         "embeddings": emb[b].permute(1, 2, 0)[keep]})  # (K, D)
         return out

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..iconworld import catalog
-from .clip import CLIP, save, to_pixels
+from .clip import CLIP, Letterbox, save, to_pixels
 from .clip_train import learning_rate, resume
 from .detector import Detector, DetectorConfig, text_embeddings
 from .flags import add_config_flags, add_run_flags, apply_threads, config_from_flags
@@ -45,16 +45,18 @@ def vocabulary() -> list[tuple[str, frozenset, Optional[str]]]:
     return vocab
 
 
-def scene_targets(scene, G: int, stride: int, scale: float = 1.0):
-    """Heatmap (G, G), box targets (4, G, G), box weights (G, G), centre cells [(obj, y, x, w)].
-    `scale` maps scene pixels to model-input pixels."""
+def scene_targets(scene, G: int, stride: int, size: int, keep_aspect: bool = True):
+    """Heatmap (G, G), box targets (4, G, G), box weights (G, G), centre cells [(obj, y, x, w)],
+    in the model's input: the scene letterboxed to size x size (`clip.to_pixels`)."""
+    frame = Letterbox.fit(scene.width, scene.height, size, keep_aspect)
     heat = np.zeros((G, G), np.float32)
     box_t = np.zeros((4, G, G), np.float32)
     box_w = np.zeros((G, G), np.float32)
     cells = []
     ys, xs = np.mgrid[0:G, 0:G]
     for k, o in enumerate(scene.objects):
-        x0, y0, x1, y1 = (v * scale for v in o.box)
+        x0, y0 = frame.to_canvas(*o.box[:2])
+        x1, y1 = frame.to_canvas(*o.box[2:])
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         i, j = min(G - 1, int(cy // stride)), min(G - 1, int(cx // stride))
         sigma = max(0.7, max(x1 - x0, y1 - y0) / stride / 6)
@@ -127,10 +129,10 @@ def train(config: DetectorConfig, seed: int, out_path: Optional[str], clip: CLIP
         for g in opt.param_groups:
             g["lr"] = lr
         images, scenes = make_batch(rng, config)
-        pixels = to_pixels(images, config.image_size)               # (B, 3, S, S)
+        pixels = to_pixels(images, config.image_size, config.letterbox)  # (B, 3, S, S)
         heat_t, box_t, box_w, cell_rows, truth_rows = [], [], [], [], []
         for b, scene in enumerate(scenes):
-            h, bt, bw, cells = scene_targets(scene, G, config.stride, config.image_size / scene.width)
+            h, bt, bw, cells = scene_targets(scene, G, config.stride, config.image_size, config.letterbox)
             heat_t.append(h), box_t.append(bt), box_w.append(bw)
             for k, a, c, w in cells:
                 o = scene.objects[k]

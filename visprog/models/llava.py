@@ -49,6 +49,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..pointing import format_count, format_points
+from .clip import Letterbox
 from .tokenizer import BOS, EOS, PAD, Tokenizer
 from .weights import no_random_init
 
@@ -61,6 +62,7 @@ class LlavaConfig:
     # the one in clip.safetensors; 'random-clip' = that architecture, randomly initialised (tests)
     vision: str = "detector"
     image_size: int = 192        # scenes are resized to this before the tower
+    letterbox: bool = True       # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     vision_width: int = 96       # channels of the tower's patch tokens
     vision_grid: int = 24        # tower grid side at image_size (stride 8)
     merge: int = 2               # merge x merge neighbouring patch tokens into one image token
@@ -252,7 +254,7 @@ class LLaVA(nn.Module):
         """PIL images (or (B, 3, S, S) pixels in [0, 1]) -> merged patch tokens (B, N, C*m*m).
         bf16: see `clip.tower_maps` (answering uses it; training caches float32 features)."""
         from .clip import tower_maps
-        fmap = tower_maps(self.tower, images, self.config.image_size, bf16)  # (B, C, G, G)
+        fmap = tower_maps(self.tower, images, self.config.image_size, bf16, self.config.letterbox)  # (B, C, G, G)
         return merge_tokens(fmap, self.config.merge)                  # (B, N, C*m*m)
 
     def parameters_lm(self):
@@ -402,11 +404,15 @@ class LLaVA(nn.Module):
     @torch.no_grad()
     def answer_grounded(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
                         feats: Optional[torch.Tensor] = None, image_of: Optional[Sequence[int]] = None,
-                        batch_size: int = 64) -> list[tuple[str, list]]:
+                        batch_size: int = 64, sizes: Optional[Sequence[tuple[int, int]]] = None
+                        ) -> list[tuple[str, list]]:
         """Answer questions[b] about images[b] (or about feats[image_of[b]] when features are
         given), batched: (answer text, refs) each, refs being the (label, [(x%, y%), ...]) the
-        model pointed at before answering."""
+        model pointed at before answering, in percent of the image: sizes[b] is the (width,
+        height) of question b's image (default: the images' own; square without images)."""
         self.eval()
+        if sizes is None:
+            sizes = [im.size for im in images] if images is not None else [(1, 1)] * len(questions)
         out: list[tuple[str, list]] = []
         for s in range(0, len(questions), batch_size):
             qs = list(questions[s:s + batch_size])
@@ -418,7 +424,7 @@ class LLaVA(nn.Module):
                 used = {r: k for k, r in enumerate(sorted(set(rows)))}
                 f, rows = feats[list(used)], [used[r] for r in rows]
             ids = self.generate(f, [self.prompt_ids(q) for q in qs], max_new_tokens, image_of=rows)
-            out.extend(self.render(q, i) for q, i in zip(qs, ids))
+            out.extend(self.render(q, i, size) for q, i, size in zip(qs, ids, sizes[s:s + batch_size]))
         return out
 
     def answer(self, images, questions: Sequence[str], max_new_tokens: Optional[int] = None,
@@ -428,10 +434,14 @@ class LLaVA(nn.Module):
         return [a for a, _ in self.answer_grounded(images, questions, max_new_tokens, feats,
                                                    image_of, batch_size)]
 
-    def render(self, question: str, ids: Sequence[int]) -> tuple[str, list]:
+    def render(self, question: str, ids: Sequence[int], size: tuple[int, int] = (1, 1)
+               ) -> tuple[str, list]:
         """Generated tokens -> (answer text, refs). Location tokens pair up as x then y; an
-        unpaired or out-of-order one is dropped."""
+        unpaired or out-of-order one is dropped. They place points in the letterboxed canvas
+        of a `size` image; refs give them in percent of the image."""
         cfg, tok = self.config, self.tokenizer
+        S = cfg.image_size
+        frame = Letterbox.fit(*size, S, cfg.letterbox)
         chunks: list[tuple[list[int], list[int]]] = []   # (location tokens, text tokens after them)
         for t in ids:
             if t >= cfg.vocab_size:
@@ -453,7 +463,9 @@ class LLaVA(nn.Module):
                 if axis == 0:
                     x = v
                 elif x is not None:
-                    points.append((round(100 * x, 1), round(100 * v, 1)))
+                    px, py = frame.to_image(x * S, v * S)  # a point in a band: the image's edge
+                    points.append((round(min(max(100 * px / size[0], 0), 100), 1),
+                                   round(min(max(100 * py / size[1], 0), 100), 1)))
                     x = None
             label, equals, _ = tok.decode(words).partition("=")
             refs.append((label.strip(), points))
@@ -564,7 +576,8 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
         state = {k: f.get_tensor(k) for k in f.keys()}
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     names = {f.name for f in dataclasses.fields(LlavaConfig)}
-    cfg = LlavaConfig(**{k: v for k, v in json.loads(meta["config"]).items() if k in names})
+    saved = {"letterbox": False, **json.loads(meta["config"])}  # as clip.config_from
+    cfg = LlavaConfig(**{k: v for k, v in saved.items() if k in names})
     with no_random_init():
         model = LLaVA(cfg, Tokenizer.from_json(meta["tokenizer"]))
     tower_state = {k[6:]: state.pop(k) for k in list(state) if k.startswith("tower.")}

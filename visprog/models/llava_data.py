@@ -87,13 +87,10 @@ def make_scene(seed: int, kind: Optional[str] = None):
     return image, scene, kind
 
 
-def small_pixels(image, size: int = LlavaConfig.image_size) -> np.ndarray:
-    """The uint8 (size, size, 3) array the tower sees (clip.to_pixels' resize)."""
-    from PIL import Image
-    im = image.convert("RGB")
-    if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
-    return np.asarray(im, dtype=np.uint8)
+def small_pixels(image, size: int = LlavaConfig.image_size, keep_aspect: bool = True) -> np.ndarray:
+    """The uint8 (size, size, 3) array the tower sees (`clip.letterboxed`, as `to_pixels`)."""
+    from .clip import letterboxed
+    return np.asarray(letterboxed(image, size, keep_aspect), dtype=np.uint8)
 
 
 def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=None) -> tuple[np.ndarray, list[dict]]:
@@ -381,10 +378,12 @@ def answer_ids(tok: Tokenizer, cfg: LlavaConfig, rec: dict, kind: str, refs: lis
     """The tokens the model is trained to write: for each ref its points (an x and a y
     location token each, sorted by x then y) and its label, then ' = answer' (pointing
     forms stop after the points: `render` writes their Molmo text)."""
+    from .clip import Letterbox
     ids: list[int] = []
-    for label, members in refs:
-        points = sorted((cfg.loc_token(0, x / rec["w"]), cfg.loc_token(1, y / rec["h"]))
-                        for x, y in (rec["objects"][i]["point"] for i in members))
+    frame, S = Letterbox.fit(rec["w"], rec["h"], cfg.image_size, cfg.letterbox), cfg.image_size
+    for label, members in refs:  # points where the model sees them: in the letterboxed canvas
+        canvas = (frame.to_canvas(*rec["objects"][i]["point"]) for i in members)
+        points = sorted((cfg.loc_token(0, x / S), cfg.loc_token(1, y / S)) for x, y in canvas)
         for tx, ty in points:
             ids += [tx, ty]
         ids += tok.encode(" " + label)

@@ -41,13 +41,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .clip import CLIPConfig, Tower, config_from, read, to_pixels
+from .clip import CLIPConfig, Letterbox, Tower, config_from, read, to_pixels
 from .weights import no_random_init
 
 
 @dataclass
 class SegmenterConfig:
     image_size: int = 256          # scenes are resized to this; masks are predicted at this size
+    letterbox: bool = True         # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     dim: int = 96                  # transformer width (= the tower's token width)
     depth: int = 2                 # two-way transformer blocks
     heads: int = 4
@@ -298,8 +299,8 @@ class Segmenter(nn.Module):
         self.eval()
         S = self.config.image_size
         coords, kinds, index = [], [], []
+        frames = [Letterbox.fit(im.width, im.height, S, self.config.letterbox) for im in images]
         for i, im in enumerate(images):
-            sx, sy = S / im.width, S / im.height
             b = _array(boxes[i] if boxes is not None else None)
             p = _array(points[i] if points is not None else None)
             b = None if b is None else b.reshape(-1, 4)
@@ -319,10 +320,10 @@ class Segmenter(nn.Module):
                 lab = torch.ones(p.shape[:2]) if lab is None else lab.reshape(p.shape[:2])
                 c = torch.cat([c, p], 1)
                 k = torch.cat([k, torch.where(lab > 0, POS, NEG)], 1)
-            coords.append(c * torch.tensor([sx, sy]))
+            coords.append(torch.stack(frames[i].to_canvas(c[..., 0], c[..., 1]), -1))
             kinds.append(k)
             index += [i] * n
-        pixels = to_pixels(images, S)
+        pixels = to_pixels(images, S, self.config.letterbox)  # as `frames` place them
         tokens, fine = self.encode(pixels)
         results = [(np.zeros((0, self.config.n_masks, im.height, im.width), bool),
                     np.zeros((0, self.config.n_masks), np.float32)) for im in images]
@@ -342,7 +343,9 @@ class Segmenter(nn.Module):
             order = iou[sel].argsort(1, descending=True)                              # (n, K)
             lg = logits[sel].gather(1, order[..., None, None].expand(-1, -1, S, S))
             if (im.width, im.height) != (S, S):
-                lg = F.interpolate(lg, size=(im.height, im.width), mode="bilinear", align_corners=False)
+                f = frames[i]
+                lg = F.interpolate(lg[..., f.top:f.top + f.inner_h, f.left:f.left + f.inner_w],
+                                   size=(im.height, im.width), mode="bilinear", align_corners=False)
             results[i] = ((lg > 0).numpy(), iou[sel].gather(1, order).numpy())
         return results
 

@@ -94,5 +94,5 @@ def make_batch(rng: random.Random, cfg: SegmenterConfig):
     T = max(len(k) for k in kinds)
     coords = [c + [(0.0, 0.0)] * (T - len(c)) for c in coords]
     kinds = [k + [PAD] * (T - len(k)) for k in kinds]
-    return (to_pixels(images, cfg.image_size), torch.tensor(index), torch.tensor(coords, dtype=torch.float32),
+    return (to_pixels(images, cfg.image_size, cfg.letterbox), torch.tensor(index), torch.tensor(coords, dtype=torch.float32),
             torch.tensor(kinds), torch.from_numpy(np.stack(targets)))
