@@ -35,8 +35,7 @@ def serial(items, planner) -> list:
         program = planner.plan(item["instruction"], task=item["task"], inputs=tuple(item["images"]))
         run = Execution(program, item["images"])
         while (call := run.pending()) is not None:
-            outputs, notes, seconds = run_calls([call], ImageCache())
-            run.complete(call, outputs[0], seconds, notes[0])
+            run.complete(call, run_calls([call], ImageCache())[0])
         answers.append(run.result().value)
     return answers
 

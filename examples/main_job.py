@@ -75,6 +75,8 @@ def main(argv=None) -> int:
             value.save(path)
             value = f"<image {value.width}x{value.height}, saved to {path}>"
         print(f"answer: {value}   ({seconds:.2f}s)")
+        for warning in result.warnings:
+            print(f"  warning: {warning}")
         for module, backend, reason in sorted({(s.module, s.backend, s.backend_reason)
                                                for s in result.trace}):
             print(f"  {module}: {backend} ({reason})")

@@ -113,9 +113,9 @@ def test_executions_can_be_batched_across_programs(reg):
         for r, c in zip(live, calls):
             groups.setdefault((c.tool.name, c.backend.name), []).append((r, c))
         for members in groups.values():
-            outputs, notes, seconds = run_calls([c for _, c in members], members[0][0].cache)
-            for (r, c), out, note in zip(members, outputs, notes):
-                r.complete(c, out, seconds, note)
+            outputs = run_calls([c for _, c in members], members[0][0].cache)
+            for (r, c), output in zip(members, outputs):
+                r.complete(c, output)
     assert [r.result().value for r in runs] == [True] * 5
     assert seen == [5, 5]
 
@@ -132,5 +132,6 @@ def test_image_cache_is_keyed_by_content():
 def test_the_checker_warnings_travel_with_the_result():
     result = execute("A=Eval(expr='1 + 1')\nA=Eval(expr='{A} * 3')", {})
     assert result.value == 6
-    assert [(d.line, d.severity) for d in result.warnings] == [(2, "warning")]
-    assert "'A' is redefined" in result.warnings[0].message
+    assert [(d.line, d.severity) for d in result.diagnostics] == [(2, "warning")]
+    assert "'A' is redefined" in result.diagnostics[0].message
+    assert result.warnings == [str(result.diagnostics[0])]  # as text, beside the backends'

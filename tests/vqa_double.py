@@ -1,7 +1,9 @@
 """A test double for Vqa: backend "double", which counts red squares.
 
 Images for it are drawn with `square_image(n)`: n red 10x10 squares. It answers
-"How many ...?" with the number of red squares and "Is there ...?" with yes/no.
+"How many ...?" with the number of red squares and "Is there ...?" with yes/no. On an
+image with no red squares it warns (`ctx.warn`), as a model warns of an image outside
+its domain.
 
 Importing this module changes no registry: tests call `with_double(registry.copy())`
 for a registry of their own. As a CLI plugin (`visprog --plugin tests/vqa_double_plugin.py
@@ -32,6 +34,8 @@ def _answer(calls, ctx):
         question = call["question"].lower()
         answers.append(str(n) if question.startswith("how many") else ("yes" if n else "no"))
         ctx.note(i, f"counted {n} red squares")
+        if not n:  # how a model warns of an image unlike those it was trained on
+            ctx.warn(i, "no red squares: this image is unlike those the double knows")
     return answers
 
 

@@ -1,8 +1,9 @@
 """The `visprog` command line.
 
 Any VisprogError ends the command with one line on stderr (`error: ...`) and exit
-status 2; `--debug` (or VISPROG_DEBUG=1) prints the traceback instead. A reader that
-closes the pipe early (`visprog tools | head -1`) ends the command quietly.
+status 2; `--debug` (or VISPROG_DEBUG=1) prints the traceback instead. A run's
+warnings go to stderr too, one line each (`warning: ...`). A reader that closes the
+pipe early (`visprog tools | head -1`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def _read(path: str) -> str:
 
 
 def print_result(result, args) -> None:
+    """The value (or --json) on stdout; each warning of the run on stderr, where it cannot
+    spoil the value a script reads."""
     from .values import jsonable
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

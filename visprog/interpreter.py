@@ -16,7 +16,7 @@ from .checker import Diagnostic, check
 from .errors import CheckError, EvalError, ImageError, ToolError, ToolUnavailable, VisprogError
 from .images import load_image
 from .program import Program, Step, Var, parse
-from .registry import Backend, ImageCache, Registry, Tool, ToolContext
+from .registry import Backend, ImageCache, Registry, Tool, ToolContext, value_kind
 from .resolver import Resolved, current_choice, resolve_tool
 
 
@@ -40,12 +40,22 @@ class StepTrace:
     seconds: float
     notes: list[str] = field(default_factory=list)
     backend_reason: str = ""  # why the policy chose this backend (visprog/resolver.py)
+    warnings: list[str] = field(default_factory=list)  # the backend's, each naming this step
 
     @classmethod
-    def of(cls, call: "Call", value: Any, seconds: float, notes: list[str]) -> "StepTrace":
+    def of(cls, call: "Call", output: "Output") -> "StepTrace":
         shown = {k: v for k, v in call.args.items() if k != "variables"}
         return cls(call.step.line, call.step.text or str(call.step), call.step.output,
-                   call.tool.name, shown, value, call.backend.name, seconds, notes, call.reason)
+                   call.tool.name, shown, output.value, call.backend.name, output.seconds,
+                   output.notes, call.reason, [f"{_where(call)}: {w}" for w in output.warnings])
+
+
+def _where(call: "Call") -> str:
+    """The step as a warning names it: its line, its tool and the images it read, by the
+    program's names for them (a backend sees only the pixels)."""
+    images = [a.value.name for a in call.step.args
+              if isinstance(a.value, Var) and value_kind(call.args[a.name]) == "Image"]
+    return f"line {call.step.line}, {call.tool.name}" + (f" on {', '.join(images)}" if images else "")
 
 
 @dataclass
@@ -59,26 +69,45 @@ class Call:
     reason: str = ""
 
 
+@dataclass
+class Output:
+    """What one call gave back: its value, its share of the batch's time, and what its
+    backend said about it (`ToolContext.note`, `ToolContext.warn`)."""
+
+    value: Any
+    seconds: float
+    notes: list[str]
+    warnings: list[str]
+
+
 class Result:
     """The outcome of a program: its value, the program, and the trace of every step."""
 
     def __init__(self, value: Any, program: Program, trace: list[StepTrace],
                  inputs: dict[str, Any], variables: dict[str, Any],
-                 warnings: Sequence[Diagnostic] = ()):
+                 diagnostics: Sequence[Diagnostic] = ()):
         self.value = value
         self.program = program
         self.trace = trace
         self.inputs = inputs
         self.variables = variables
-        self.warnings = list(warnings)  # the checker's warnings about the program
+        self.diagnostics = list(diagnostics)  # the checker's warnings about the program
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of the run, once each: the checker's, then the backends', step by
+        step (`ToolContext.warn` drops a call's repeats, and each names its step)."""
+        return [str(d) for d in self.diagnostics] + [w for s in self.trace for w in s.warnings]
 
     def to_json(self) -> dict:
-        """The value and every step (its backend and why it was chosen) as JSON-ready data."""
+        """The value, the warnings and every step (its backend and why it was chosen) as
+        JSON-ready data."""
         from .values import jsonable
-        return {"value": jsonable(self.value), "steps": [
+        return {"value": jsonable(self.value), "warnings": self.warnings, "steps": [
             {"line": s.line, "output": s.output, "module": s.module, "backend": s.backend,
              "backend_reason": s.backend_reason, "seconds": round(s.seconds, 4),
-             "value": jsonable(s.value), "notes": s.notes} for s in self.trace]}
+             "value": jsonable(s.value), "notes": s.notes, "warnings": s.warnings}
+            for s in self.trace]}
 
     def html(self, title: str = "visprog rationale") -> str:
         """One self-contained HTML page showing every step."""
@@ -108,7 +137,7 @@ class Execution:
         problems = [d for d in diagnostics if d.severity == "error"]
         if problems:
             raise CheckError(problems)
-        self.warnings = diagnostics  # no errors: only warnings are left
+        self.diagnostics = diagnostics  # no errors: only warnings are left
         self.inputs = load_images(images)
         self.variables: dict[str, Any] = dict(self.inputs)
         self.backends = resolve_steps(self.program.steps, registry, self.inputs, backend)
@@ -124,17 +153,18 @@ class Execution:
         return make_call(self.program.steps[self._index], self.registry, self.variables,
                          self.backends)
 
-    def complete(self, call: Call, value: Any, seconds: float, notes: list[str]) -> None:
-        self.variables[call.step.output] = value
+    def complete(self, call: Call, output: Output) -> None:
+        self.variables[call.step.output] = output.value
         if call.tool.name == "Result":
             self._result_name = call.step.output
-        self.trace.append(StepTrace.of(call, value, seconds, notes))
+        self.trace.append(StepTrace.of(call, output))
         self._index += 1
 
     def result(self) -> Result:
         name = self._result_name or (self.program.steps[-1].output if self.program.steps else None)
         value = self.variables.get(name) if name else None
-        return Result(value, self.program, self.trace, self.inputs, self.variables, self.warnings)
+        return Result(value, self.program, self.trace, self.inputs, self.variables,
+                      self.diagnostics)
 
 
 def load_images(images: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,8 +214,9 @@ def _value(value: Any, variables: Mapping[str, Any]) -> Any:
     return value
 
 
-def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[list[str]], float]:
-    """Run calls that share one tool and backend as a single batch; errors name the step."""
+def run_calls(calls: list[Call], cache: ImageCache) -> list[Output]:
+    """Run calls that share one tool and backend as a single batch: one Output per call, with
+    the notes and warnings its backend gave that call only. Errors name the step."""
     ctx = ToolContext(cache)
     first = calls[0]
     start = time.perf_counter()
@@ -200,8 +231,8 @@ def run_calls(calls: list[Call], cache: ImageCache) -> tuple[list[Any], list[lis
     if not isinstance(outputs, list) or len(outputs) != len(calls):
         raise ToolError(f"{first.tool.name} backend {first.backend.name!r} returned "
                         f"{type(outputs).__name__} instead of one output per call")
-    notes = [ctx.notes.get(i, []) for i in range(len(calls))]
-    return outputs, notes, seconds
+    return [Output(value, seconds, ctx.notes.get(i, []), ctx.warnings.get(i, []))
+            for i, value in enumerate(outputs)]
 
 
 def run_step(step: Step, variables: Mapping[str, Any], inputs: Mapping[str, Any], *,
@@ -211,8 +242,7 @@ def run_step(step: Step, variables: Mapping[str, Any], inputs: Mapping[str, Any]
     `execute` one line at a time, as the REPL runs what is typed. Raises what `execute`
     raises, naming the step's line."""
     call = make_call(step, registry, variables, resolve_steps([step], registry, inputs, backend))
-    outputs, notes, seconds = run_calls([call], cache if cache is not None else ImageCache())
-    return StepTrace.of(call, outputs[0], seconds, notes[0])
+    return StepTrace.of(call, run_calls([call], cache if cache is not None else ImageCache())[0])
 
 
 def execute(program: Union[Program, str], images: Mapping[str, Any], *,
@@ -221,6 +251,5 @@ def execute(program: Union[Program, str], images: Mapping[str, Any], *,
     """Check and run a program on named images; raises a VisprogError on any problem."""
     run = Execution(program, images, registry=registry, backend=backend)
     while (call := run.pending()) is not None:
-        outputs, notes, seconds = run_calls([call], run.cache)
-        run.complete(call, outputs[0], seconds, notes[0])
+        run.complete(call, run_calls([call], run.cache)[0])
     return run.result()

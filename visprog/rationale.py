@@ -24,6 +24,7 @@ h1{font-size:20px} .step{background:#fff;border:1px solid #ddd;border-radius:8px
 .value{font-family:ui-monospace,monospace;white-space:pre-wrap} .final{font-size:18px;font-weight:600}
 .notes{color:#555;font-style:italic} img{border:1px solid #ccc;border-radius:4px;margin:2px}
 .body{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap;margin-top:6px}
+.warnings{background:#fff4e0;border-color:#e8a33d} .warning{color:#8a4b00;font-weight:600}
 """
 
 
@@ -84,6 +85,9 @@ def render_html(result, title: str) -> str:
     thumbnails = Thumbnails()
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"]
+    if result.warnings:  # first, so that no reader takes the answer below on trust
+        parts.append("<div class='step warnings'><b>Warnings</b>"
+                     + _warnings(result.warnings) + "</div>")
     parts.append("<div class='step'><b>Inputs</b><br>" + "".join(
         f"<figure style='display:inline-block'>{thumbnails.img(img, THUMB)}<figcaption>{escape(name)}"
         f"</figcaption></figure>" for name, img in result.inputs.items()) + "</div>")
@@ -94,16 +98,21 @@ def render_html(result, title: str) -> str:
                        f"{render_value(value, size=SMALL, thumbnails=thumbnails)}</td></tr>"
                        for name, value in step.args.items())
         notes = "".join(f"<div class='notes'>{escape(n)}</div>" for n in step.notes)
+        box = "step warnings" if step.warnings else "step"
         parts.append(
-            f"<div class='step'><div class='src'>{step.line}: {escape(step.source)}</div>"
+            f"<div class='{box}'><div class='src'>{step.line}: {escape(step.source)}</div>"
             f"<div class='meta'>{escape(step.module)} · backend {escape(step.backend)} "
             f"({escape(step.backend_reason)}) · {step.seconds * 1000:.1f} ms</div><div class='body'><table>{rows}</table>"
             f"<div><b>{escape(step.output)}</b> = {render_value(step.value, context, THUMB, thumbnails)}"
             f"</div></div>"
-            f"{notes}</div>")
+            f"{notes}{_warnings(step.warnings)}</div>")
     parts.append(f"<div class='step final'>Result: {render_value(result.value, thumbnails=thumbnails)}"
                  f"</div></body></html>")
     return "".join(parts)
+
+
+def _warnings(warnings: list[str]) -> str:
+    return "".join(f"<div class='warning'>warning: {escape(w)}</div>" for w in warnings)
 
 
 # --- dataset run index ---------------------------------------------------------------------

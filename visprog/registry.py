@@ -300,10 +300,20 @@ class ToolContext:
 
     cache: "ImageCache"
     notes: dict[int, list[str]] = field(default_factory=dict)  # call index -> rationale notes
+    warnings: dict[int, list[str]] = field(default_factory=dict)  # call index -> warnings
 
     def note(self, index: int, text: str) -> None:
         """Explain, in the rationale, how call `index` reached its answer."""
         self.notes.setdefault(index, []).append(text)
+
+    def warn(self, index: int, text: str) -> None:
+        """Tell the user that call `index`'s answer may not hold (e.g. its image is unlike
+        what the model was trained on). The run goes on; the interpreter names the step and
+        its images, and every door shows the warning (`Result.warnings`)."""
+        said = self.warnings.setdefault(index, [])
+        text = " ".join(text.split())  # one line, as stderr and results files show it
+        if text not in said:
+            said.append(text)
 
 
 class ImageCache:

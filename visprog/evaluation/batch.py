@@ -74,7 +74,7 @@ def run_batch(prepared: Prepared, *, registry=None, backend: Any = None) -> list
             lines[index] = _line(item, program=program, error=DatasetError(f"cannot score: {exc}"))
             continue
         lines[index] = _line(item, program=program, answer=outcome.value, correct=correct,
-                             warnings=[str(d) for d in outcome.warnings])
+                             warnings=outcome.warnings)
     seconds = prepared.seconds + time.perf_counter() - start
     share = round(seconds / max(prepared.size, 1), 4)
     for line in lines.values():

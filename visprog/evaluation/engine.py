@@ -42,16 +42,15 @@ def execute_many(jobs: Sequence[tuple[Union[Program, str], Mapping[str, Any]]], 
             groups[(call.tool.name, call.backend.name)].append(i)
         for members in groups.values():
             try:
-                outputs, notes, seconds = run_calls([pending[i] for i in members], cache)
+                outputs = run_calls([pending[i] for i in members], cache)
             except VisprogError:
                 for i in members:
                     try:
-                        outputs, notes, seconds = run_calls([pending[i]], cache)
-                        runs[i].complete(pending[i], outputs[0], seconds, notes[0])
+                        runs[i].complete(pending[i], run_calls([pending[i]], cache)[0])
                     except VisprogError as exc:
                         out[i] = exc
                         del runs[i]
                 continue
-            for i, value, note in zip(members, outputs, notes):
-                runs[i].complete(pending[i], value, seconds, note)
+            for i, output in zip(members, outputs):  # each call's notes and warnings to its own run
+                runs[i].complete(pending[i], output)
     return out

@@ -11,7 +11,8 @@ from the tool's declaration: images, objects and points are passed *by name*,
 as references to values held in the `VisualSession` (input images, and every
 earlier call's output, stored under a name the tool's answer gives back);
 strings, numbers, booleans and string lists are passed as such. Answers are
-JSON text: the output's name, its kind and a JSON-friendly view of its value.
+JSON text: the output's name, its kind, a JSON-friendly view of its value, and the
+backend's notes and warnings when it gave any (`visual_program`: `Result.warnings`).
 
 Backends are chosen as `visprog.execute` chooses them (`visprog.resolver`): the
 session's `backend`, else `VISPROG_BACKEND`, else the default policy.
@@ -265,13 +266,15 @@ class VisprogTool(BaseTool):
             chosen = resolve_tool(tool, images, *current_choice(session.backend, session.registry))
             step = Step(save_as or "OUTPUT", tool.name, (), line=1, text=f"{tool.name}(...)")
             call = Call(step, tool, chosen.backend, args, chosen.reason)
-            outputs, notes, _ = run_calls([call], ImageCache())
+            output = run_calls([call], ImageCache())[0]
         except VisprogError as exc:
             raise ToolException(str(exc)) from None
-        name = session.store(outputs[0], name=save_as)
+        name = session.store(output.value, name=save_as)
         answer = session.describe(name)
-        if notes[0]:
-            answer["notes"] = notes[0]
+        if output.notes:
+            answer["notes"] = output.notes
+        if output.warnings:
+            answer["warnings"] = output.warnings
         return json.dumps(answer)
 
 
@@ -280,7 +283,7 @@ def tool_description(tool) -> str:
     text = inspect.cleandoc(tool.doc)
     return (f"{text}\nSignature: {tool.signature()}\nExample in a program: {tool.example}\n"
             "Images, objects and points are passed by name; the answer is JSON with the output's "
-            "name, kind and value.")
+            "name, kind and value, and the backend's warnings when it has any.")
 
 
 def make_tool(tool, session: VisualSession) -> VisprogTool:
@@ -316,7 +319,8 @@ class VisualProgramTool(BaseTool):
     description: str = (
         "Answer a question about images, verify a statement about them, or edit them, by writing "
         "and running a short visual program (object detection, cropping, counting, VQA, logic). "
-        "Returns JSON with the answer ('value'), the program that ran and each step's output.")
+        "Returns JSON with the answer ('value'), the program that ran, warnings about the "
+        "run and each step's output.")
     args_schema: Any = VisualProgramArgs
     session: Any
     handle_tool_error: Any = True
@@ -347,7 +351,7 @@ class VisualProgramTool(BaseTool):
         return json.dumps({
             "value": answer["value"], "name": name, "kind": answer["kind"],
             **({"path": answer["path"]} if "path" in answer else {}),
-            "program": str(result.program),
+            "program": str(result.program), "warnings": result.warnings,
             "steps": result.to_json()["steps"]})
 
 

@@ -222,6 +222,8 @@ class Session:
         reply.extend(self.show(step.output, context=entry.args.get("image")))
         for note in entry.notes:
             reply.say(f"  note: {note}")
+        for warning in entry.warnings:
+            reply.say(f"warning: {warning}")
         return reply
 
     # --- showing values -----------------------------------------------------------------------
