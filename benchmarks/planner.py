@@ -5,8 +5,9 @@
 For each task (nlvr, gqa, edit, tag): n items generated with an evaluation seed
 (the planner trains on seeds 7,000,000 + S, so none of these scenes was seen),
 planned by the in-repo model (grammar-constrained; batched, the same decoding the
-LocalPlanner wrapper runs), then parsed and checked (valid %), then executed
-with the oracle backend and compared with the item's answer (accuracy). It also
+LocalPlanner wrapper runs; an instruction it refuses counts as no valid program), then
+parsed and checked (valid %), then executed with the oracle backend and compared with the
+item's answer (accuracy). It also
 reports accuracy on instructions whose exact wording never occurs in the training
 corpus, and on `visprog/planners/paraphrases.jsonl`: instructions written by hand,
 apart from the generators' templates, for generated items (the answers are the
@@ -31,16 +32,22 @@ PARAPHRASES = Path(__file__).resolve().parents[1] / "visprog" / "planners" / "pa
 def evaluate(items, instructions, model, registry, batch=64, tasks_given=None):
     from visprog import check, execute, parse
     from visprog.iconworld import tasks
+    from visprog.planners.local import refusal
     valid = correct = 0
     failures = []
-    programs = []
+    programs, scores = [], []
     hits = []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        programs += model.plan(instructions[i:i + batch], [tuple(sorted(it["images"])) for it in chunk],
-                               registry, tasks=(tasks_given or [None] * len(items))[i:i + batch])
-    for item, text, instruction in zip(items, programs, instructions):
-        errors = [d for d in check(text, registry, inputs=item["images"].keys()) if d.severity == "error"]
+        texts, confidence = model.plan_scored(
+            instructions[i:i + batch], [tuple(sorted(it["images"])) for it in chunk], registry,
+            tasks=(tasks_given or [None] * len(items))[i:i + batch])
+        programs += texts
+        scores += confidence
+    for item, text, instruction, score in zip(items, programs, instructions, scores):
+        why = refusal(instruction, score)  # LocalPlanner would raise PlannerError: not valid
+        errors = [why] if why else [d for d in check(text, registry, inputs=item["images"].keys())
+                                    if d.severity == "error"]
         if errors:
             failures.append({"instruction": instruction, "program": text, "why": str(errors[0])})
             hits.append(False)

@@ -207,11 +207,21 @@ class PlannerModel(nn.Module):
 
     # -- decoding --
 
-    @torch.no_grad()
     def plan(self, instructions: Sequence[str], inputs: Sequence[Iterable[str]], registry=None, *,
              tasks: Optional[Sequence[Optional[str]]] = None, temperature: float = 0.0,
              generator: Optional[torch.Generator] = None) -> list[str]:
         """Decode one program per instruction under the grammar constraint (greedy by default)."""
+        return self.plan_scored(instructions, inputs, registry, tasks=tasks, temperature=temperature,
+                                generator=generator)[0]
+
+    @torch.no_grad()
+    def plan_scored(self, instructions: Sequence[str], inputs: Sequence[Iterable[str]], registry=None,
+                    *, tasks: Optional[Sequence[Optional[str]]] = None, temperature: float = 0.0,
+                    generator: Optional[torch.Generator] = None) -> tuple[list[str], list[float]]:
+        """`plan`'s programs and each one's confidence: the mean log-probability of its tokens,
+        each under the distribution the decoder chose it from (the grammar's allowed tokens,
+        renormalised). Near 0 when every choice was clear; `LocalPlanner` refuses instructions
+        whose program scores low (`visprog.planners.local.refusal`)."""
         if registry is None:
             from ..tools import registry
         spec = G.Spec(self.vocab, registry)
@@ -227,6 +237,7 @@ class PlannerModel(nn.Module):
         steps = _Steps(self, memory, mask, word_start)
         V = len(self.vocab)
         budget = self.config.max_len - 1
+        logp, length = [0.0] * B, [0] * B
         for t in range(budget):
             live = [i for i, d in enumerate(decs) if not d.done]
             if not live:
@@ -255,13 +266,16 @@ class PlannerModel(nn.Module):
                         cand[tok] = cand.get(tok, 0.0) + p[V + s]
                         first_pos.setdefault(tok, s)
                 tok = _choose(cand, temperature, generator)
+                total = sum(cand.values())  # 0 only where every allowed token underflowed: uniform
+                logp[i] += math.log(max(cand[tok] / total if total > 0 else 1 / len(cand), 1e-12))
+                length[i] += 1
                 dec.advance(tok)
                 if tok in self.index:
                     ids[i] = self.index[tok]
                 else:
                     ids[i] = self.index[G.UNK_WORD]
                     cps[i] = first_pos[tok]
-        return [d.text() for d in decs]
+        return [d.text() for d in decs], [lp / max(n, 1) for lp, n in zip(logp, length)]
 
 
 def task_ids(tasks: Sequence[Optional[str]]) -> torch.Tensor:
