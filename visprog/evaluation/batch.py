@@ -47,12 +47,13 @@ def prepare_batch(batch: list[tuple[str, Union[dict, DatasetError]]], planner) -
                                      inputs=[tuple(item["images"]) for _, item in items])
     runnable = []
     for (index, item), program in zip(items, planned):
+        if isinstance(program, VisprogError):
+            lines[index] = _line(item, error=program)
+            continue
         try:
-            if isinstance(program, VisprogError):
-                raise program
             runnable.append((index, {**item, "images": load_images(item["images"])}, program))
-        except VisprogError as exc:
-            lines[index] = _line(item, program=None if program is exc else program, error=exc)
+        except VisprogError as exc:  # a bad image: its item's line says so
+            lines[index] = _line(item, program=program, error=exc)
     return Prepared(len(batch), lines, runnable, time.perf_counter() - start)
 
 

@@ -575,9 +575,8 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
         meta = f.metadata() or {}
         state = {k: f.get_tensor(k) for k in f.keys()}
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    names = {f.name for f in dataclasses.fields(LlavaConfig)}
-    saved = {"letterbox": False, **json.loads(meta["config"])}  # as clip.config_from
-    cfg = LlavaConfig(**{k: v for k, v in saved.items() if k in names})
+    from . import clip
+    cfg = clip.config_from(json.loads(meta["config"]), LlavaConfig)  # old files: squashed images
     with no_random_init():
         model = LLaVA(cfg, Tokenizer.from_json(meta["tokenizer"]))
     tower_state = {k[6:]: state.pop(k) for k in list(state) if k.startswith("tower.")}
@@ -585,7 +584,6 @@ def load(path: Optional[str] = None, tower: Optional[nn.Module] = None) -> LLaVA
     model.load_state_dict(state)
     model.meta = {k: v for k, v in meta.items() if k not in ("config", "tokenizer", "tower_config")}
     if tower is None and tower_state:
-        from . import clip
         with no_random_init():
             tower = clip.Tower(clip.config_from(json.loads(meta.get("tower_config") or "{}")))
         tower.load_state_dict(tower_state)

@@ -246,7 +246,7 @@ class PlannerModel(nn.Module):
             if temperature > 0:
                 scores = scores / temperature
             probs = scores.float().softmax(-1)[live].tolist()
-            ids, cps = ids.clone(), torch.full((B,), -1)
+            cps = torch.full((B,), -1)  # ids keep each finished row's last token
             for p, i in zip(probs, live):
                 dec = decs[i]
                 allowed, copy_mode = dec.allowed(t >= budget - 40)
@@ -297,7 +297,7 @@ class _Steps:
 
     def __init__(self, model: PlannerModel, memory, mask, word_start):
         self.m, self.memory, self.word_start, self.t = model, memory, word_start, 0
-        B, S, d = memory.shape
+        d = memory.shape[-1]
         self.heads = model.config.n_heads
         self.past: list[tuple] = [((), ()) for _ in model.decoder.layers]  # self-attention k, v
         self.cross = []  # per layer: the memory's keys and values, computed once
