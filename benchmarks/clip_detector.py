@@ -113,14 +113,14 @@ def supercategory_denotations(clip):
     return exact, covered, len(catalog.SUPERCATEGORIES), misses
 
 
-def compositional(clip, n: int):
+def compositional(clip, n: int, style="classic"):
     """Scenes with a true caption and its hard negative (swapped relation, swapped colours,
     wrong count): the fraction where CLIP scores the true caption higher."""
     from visprog.models.clip_data import fact_true, pair_batch
     rng = random.Random(BASE)
     wins = {}
     while sum(len(v) for v in wins.values()) < n:
-        images, objects, captions = pair_batch(rng, 32, clip.config.image_size)
+        images, objects, captions = pair_batch(rng, 32, clip.config.image_size, clip.config.letterbox, style)
         for im, objs, caps in zip(images, objects, captions):
             if len(caps) != 2 or not fact_true(caps[0][1], objs) or fact_true(caps[1][1], objs):
                 continue

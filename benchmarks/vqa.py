@@ -154,7 +154,8 @@ def main(argv=None) -> int:
     # --- question forms on mixed scenes
     recs, ims = [], []
     for i in range(args.n):
-        image, scene, kind = llava_data.make_scene(base + 100_000 + i, kind="mixed" if i % 2 else "count")
+        image, scene, kind = llava_data.make_scene(base + 100_000 + i, kind="mixed" if i % 2 else "count",
+                                                   style="classic")
         recs.append(llava_data.scene_record(scene))
         ims.append(image)
 

@@ -142,13 +142,14 @@ class Backend:
 
     def problem(self) -> Optional[str]:
         """What keeps this backend from running, or None."""
-        return _imported(self.missing)()
+        return imported(self.missing)()
 
     def __call__(self, calls: list[dict], ctx: "ToolContext") -> list:
-        return _imported(self.run)(calls, ctx)
+        return imported(self.run)(calls, ctx)
 
 
-def _imported(target: Union[Callable, str]) -> Callable:
+def imported(target: Union[Callable, str]) -> Callable:
+    """`target`, or the function a "module:function" reference names (imported now)."""
     if callable(target):
         return target
     module, _, attr = target.partition(":")

@@ -73,8 +73,19 @@ def weights_missing(names: tuple[str, ...]) -> Callable[[], Optional[str]]:
     return missing
 
 
+def advice(tool: str) -> str:
+    """What serves `tool` on images outside the icon world: its pretrained backend, if any."""
+    for t, name, kind, _, _, description in BACKENDS:
+        if t == tool and kind == "pretrained":
+            return f"the {name!r} backend: {description}"
+    return f"a custom {tool} backend (visprog has no pretrained one)"
+
+
 def attach(registry: Registry) -> None:
-    """Add every backend above to the registry's tools of those names."""
+    """Add every backend above to the registry's tools of those names; the in-repo models'
+    warn about images outside the icon world (`visprog.backends.domain`)."""
+    from .domain import checked
     for tool, name, kind, code, needs, description in BACKENDS:
         missing = needs if isinstance(needs, str) else weights_missing(needs)
-        registry.lookup(tool).add_backend(Backend(name, code, description, missing, kind))
+        run = checked(code, advice(tool)) if kind == "model" else code
+        registry.lookup(tool).add_backend(Backend(name, run, description, missing, kind))

@@ -52,6 +52,7 @@ class CLIPConfig:
     text_head_width: int = 128
     max_tokens: int = 24
     # training
+    style: str = "train"            # the icon-world render style of training scenes (iconworld.styles)
     minutes: float = 50.0
     max_steps: int = 100000
     crop_scenes: int = 20           # scenes rendered per step for crops (each gives 1-6 crops)
@@ -282,10 +283,10 @@ def read(path: str) -> tuple[dict, dict]:
 
 def config_from(d: dict, cls=None):
     """A config dataclass from a weights file's JSON; a file that does not say `letterbox` was
-    trained on squashed images, and must see them so."""
+    trained on squashed images, and must see them so (and on the classic style)."""
     cls = cls or CLIPConfig
     names = {f.name for f in dataclasses.fields(cls)}
-    d = {"letterbox": False, **d}
+    d = {"letterbox": False, "style": "classic", **d}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 

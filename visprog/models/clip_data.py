@@ -86,17 +86,19 @@ def scene_objects(scene) -> list[tuple]:
     return [(o.category, object_color(o), o.center[0], o.center[1]) for o in scene.objects]
 
 
-def crop_batch(rng: random.Random, n_scenes: int, size: int, keep_aspect: bool = True):
-    """Object crops (with random margins) from random scenes, as the model will see them
-    (`clip.letterboxed`): (images, objects-per-image)."""
+def crop_batch(rng: random.Random, n_scenes: int, size: int, keep_aspect: bool = True,
+               style: str = "train"):
+    """Object crops from random scenes in `style`, each side's margin drawn apart (from a
+    little inside the box to half its side outside: tight, loose and off-centre framings),
+    as the model will see them (`clip.letterboxed`): (images, objects-per-image)."""
     from ..iconworld.render import random_scene
     images, facts = [], []
     for _ in range(n_scenes):
-        image, scene = random_scene(rng.randrange(2 ** 31), n_objects=(1, 6), recolor_prob=0.5)
+        image, scene = random_scene(rng.randrange(2 ** 31), n_objects=(1, 6), style=style, recolor_prob=0.5)
         for o in scene.objects:
             x0, y0, x1, y1 = o.box
             w, h = x1 - x0, y1 - y0
-            m = [rng.uniform(-0.05, 0.3) for _ in range(4)]
+            m = [rng.uniform(-0.05, 0.5) for _ in range(4)]
             box = (max(0, x0 - m[0] * w), max(0, y0 - m[1] * h), min(image.width, x1 + m[2] * w),
                    min(image.height, y1 + m[3] * h))
             images.append(letterboxed(image.crop(tuple(int(round(v)) for v in box)), size, keep_aspect))
@@ -104,9 +106,11 @@ def crop_batch(rng: random.Random, n_scenes: int, size: int, keep_aspect: bool =
     return images, facts
 
 
-def pair_batch(rng: random.Random, n_scenes: int, size: int):
-    """Scenes of 2-4 objects on a 128x128 canvas, for relation, colour-pair and count captions."""
-    from ..iconworld.render import render, sample_placements
+def pair_batch(rng: random.Random, n_scenes: int, size: int, keep_aspect: bool = True,
+               style: str = "train"):
+    """Scenes of 2-4 objects in `style`, for relation, colour-pair and count captions."""
+    from ..iconworld.render import IconWorldError
+    from ..iconworld.styles import draw
     names = catalog.all_names()
     colorable = [c.name for c in catalog.CATEGORIES.values() if c.colorable]
     images, objects, captions = [], [], []
@@ -118,15 +122,13 @@ def pair_batch(rng: random.Random, n_scenes: int, size: int):
             cats = [rng.choice(list(catalog.CATEGORIES))] * rng.randint(1, 4)
         else:
             cats = rng.sample(names, 2)
-        nprng = np.random.default_rng(rng.randrange(2 ** 31))
         try:
-            placements = sample_placements(nprng, cats, width=128, height=128, size_range=(24, 44),
-                                           recolor_prob=0.8 if kind == "pair" else 0.3)
-        except Exception:
+            image, scene = draw(np.random.default_rng(rng.randrange(2 ** 31)), cats, style,
+                                recolor_prob=0.8 if kind == "pair" else 0.3)
+        except IconWorldError:
             continue
-        image, scene = render(placements, width=128, height=128, seed=rng.randrange(2 ** 31))
         objs = scene_objects(scene)
-        images.append(image.resize((size, size)))
+        images.append(letterboxed(image, size, keep_aspect))
         objects.append(objs)
         captions.append(scene_captions(rng, kind, objs))
     return images, objects, captions  # captions: per scene, [true caption, its hard negative]
@@ -181,9 +183,9 @@ def geometry_pool() -> list[str]:
 def make_batch(rng: random.Random, cfg: CLIPConfig):
     """Pixels (B, 3, S, S), caption texts (T), truth (B, T), hard-negative triples (image, true,
     neg), and how many of the B images are crops (they come first)."""
-    crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size, cfg.letterbox)
+    crops, crop_objs = crop_batch(rng, cfg.crop_scenes, cfg.image_size, cfg.letterbox, cfg.style)
     captions = [object_caption(rng, objs[0][0], objs[0][1]) for objs in crop_objs]
-    scenes, scene_objs, scene_caps = pair_batch(rng, cfg.pair_scenes, cfg.image_size)
+    scenes, scene_objs, scene_caps = pair_batch(rng, cfg.pair_scenes, cfg.image_size, cfg.letterbox, cfg.style)
     images = crops + scenes
     objects = crop_objs + scene_objs
     captions = captions + [c for caps in scene_caps for c in caps]

@@ -115,7 +115,7 @@ def name_prototypes(model: CLIP, n_scenes: int = 150, seed: int = 1_800_000_000)
     sums = torch.zeros(len(names), model.config.embed_dim)
     counts = torch.zeros(len(names))
     for i in range(n_scenes):
-        image, scene = random_scene(seed + i, n_objects=(3, 8), recolor_prob=0.3)
+        image, scene = random_scene(seed + i, n_objects=(3, 8), style=model.config.style, recolor_prob=0.3)
         boxes = [margin_box(o.box, image.width, image.height) for o in scene.objects]
         e = model.encode_image([image.crop(b) for b in boxes])
         for o, v in zip(scene.objects, e):

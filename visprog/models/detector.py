@@ -40,6 +40,7 @@ class DetectorConfig:
     stride: int = 8
     head_width: int = 96
     # training
+    style: str = "train"           # the icon-world render style of training scenes (iconworld.styles)
     minutes: float = 40.0
     max_steps: int = 100000
     batch: int = 12
@@ -60,6 +61,7 @@ class Detector(nn.Module):
     def __init__(self, cfg: DetectorConfig, clip_cfg: CLIPConfig):
         super().__init__()
         self.config, self.clip_config = cfg, clip_cfg
+        self.domain = None  # the domain check (visprog/models/domain.py), set by `load`
         self.tower = Tower(clip_cfg)
         c, h = clip_cfg.token_width, cfg.head_width
         self.trunk = nn.Sequential(nn.Conv2d(c, h, 3, padding=1, bias=False), nn.BatchNorm2d(h), nn.GELU())
@@ -181,10 +183,15 @@ def text_embeddings(model, queries: list[str]) -> torch.Tensor:
 
 
 def load(path: str) -> Detector:
+    """The detector in `path`, with the domain check stored beside it (`model.domain`; None
+    before `visprog train domain` ran on the file)."""
+    from .domain import Domain
     state, meta = read(path)
+    domain = Domain.from_state(state, meta.get("domain"))
     with no_random_init():
         model = Detector(config_from(meta["config"], DetectorConfig), config_from(meta["clip_config"]))
     model.load_state_dict(state)
+    model.domain = domain
     return model.eval()
 
 

@@ -92,7 +92,7 @@ def make_batch(rng: random.Random, cfg: DetectorConfig):
     images, scenes = [], []
     for _ in range(cfg.batch):
         image, scene = random_scene(rng.randrange(2 ** 31), n_objects=cfg.n_objects,
-                                    recolor_prob=cfg.recolor_prob,
+                                    style=cfg.style, recolor_prob=cfg.recolor_prob,
                                     allow_overlap=rng.random() < cfg.overlap_prob)
         images.append(image)
         scenes.append(scene)

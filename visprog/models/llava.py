@@ -61,6 +61,7 @@ class LlavaConfig:
     # vision: 'detector' = frozen tower from visprog/weights/detector.safetensors; 'clip' =
     # the one in clip.safetensors; 'random-clip' = that architecture, randomly initialised (tests)
     vision: str = "detector"
+    style: str = "train"         # the icon-world render style of training scenes (iconworld.styles)
     image_size: int = 192        # scenes are resized to this before the tower
     letterbox: bool = True       # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     vision_width: int = 96       # channels of the tower's patch tokens

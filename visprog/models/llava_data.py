@@ -53,11 +53,14 @@ def scene_record(scene) -> dict:
             "caption": describe(view)}
 
 
-def make_scene(seed: int, kind: Optional[str] = None):
-    """A training/benchmark scene: 'mixed' (1-10 random things) or 'count' (0-8 of one
-    category among 0-5 distractors). Returns (PIL image 256x256, Scene, kind)."""
-    from ..iconworld.render import render, sample_placements
+def make_scene(seed: int, kind: Optional[str] = None, style: str = "train"):
+    """A training/benchmark scene in `style`: 'mixed' (1-10 random things) or 'count' (0-8 of
+    one category among 0-5 distractors), glyphs smaller the more there are. Returns (PIL image,
+    Scene, kind)."""
+    from ..iconworld.render import MIN_SIDE, IconWorldError
+    from ..iconworld.styles import draw, get_style
     rng = np.random.default_rng(seed)
+    st = get_style(style)
     names = catalog.all_names()
     cats_only = list(catalog.CATEGORIES)
     if kind is None:
@@ -71,19 +74,22 @@ def make_scene(seed: int, kind: Optional[str] = None):
             d = int(rng.integers(0, 6))
             cats = [target] * k + [others[int(i)] for i in rng.integers(0, len(others), size=d)]
             rng.shuffle(cats)
-            size_range = (24, 48) if len(cats) > 6 else (24, 60)
+            scale = (0.09, 0.19) if len(cats) > 6 else (0.09, 0.23)
         else:
             n = int(rng.integers(1, 11))
             pool = cats_only if rng.random() < 0.7 else names
             cats = [pool[int(i)] for i in rng.integers(0, len(pool), size=n)]
-            size_range = (24, 52) if n > 6 else (24, 68)
+            scale = (0.09, 0.2) if n > 6 else (0.09, 0.27)
+        width, height = st.canvas(rng)
+        short = min(width, height)
+        size_range = (max(MIN_SIDE, round(scale[0] * short)), max(MIN_SIDE, round(scale[1] * short)))
         try:
-            placements = sample_placements(rng, cats, recolor_prob=0.5, size_range=size_range)
-        except Exception:
+            image, scene = draw(rng, cats, st, width=width, height=height, recolor_prob=0.5,
+                                size_range=size_range)
+        except IconWorldError:
             continue
-        image, scene = render(placements, seed=int(rng.integers(0, 2 ** 31 - 1)))
         return image, scene, kind
-    image, scene = render([], seed=seed)
+    image, scene = draw(rng, [], st)
     return image, scene, kind
 
 
@@ -93,12 +99,13 @@ def small_pixels(image, size: int = LlavaConfig.image_size, keep_aspect: bool = 
     return np.asarray(letterboxed(image, size, keep_aspect), dtype=np.uint8)
 
 
-def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=None) -> tuple[np.ndarray, list[dict]]:
-    """Render scenes for `seeds`: (uint8 (N, size, size, 3), records)."""
+def build_pool(seeds: Sequence[int], size: int = LlavaConfig.image_size, log=None, style: str = "train"
+               ) -> tuple[np.ndarray, list[dict]]:
+    """Render scenes for `seeds` in `style`: (uint8 (N, size, size, 3), records)."""
     arrays, records = [], []
     t0 = time.time()
     for i, seed in enumerate(seeds):
-        image, scene, kind = make_scene(int(seed))
+        image, scene, kind = make_scene(int(seed), style=style)
         rec = scene_record(scene)
         rec["kind"], rec["seed"] = kind, int(seed)
         arrays.append(small_pixels(image, size))

@@ -237,20 +237,22 @@ def train(model: LLaVA, data: Data, tc: TrainConfig, log=print, stages=(1, 2, 3)
 SHARD = 2000  # scenes per cache file
 
 
-def _render_shard(job: tuple[str, int, int, int]) -> None:
-    path, first, count, size = job
-    arr, rec = build_pool(range(first, first + count), size)
+def _render_shard(job: tuple[str, int, int, int, str]) -> None:
+    path, first, count, size, style = job
+    arr, rec = build_pool(range(first, first + count), size, style=style)
     np.savez(path + ".tmp.npz", images=arr, records=np.array(json.dumps(rec)))
     os.replace(path + ".tmp.npz", path)  # a shard is complete or absent
 
 
-def load_pool(n_scenes: int, cache: str, size: int, log=print, workers: int = 1, shard: int = SHARD):
-    """The first n_scenes training scenes at size x size, rendered once (in `workers`
-    processes, `shard` scenes per file) and cached in `cache`."""
+def load_pool(n_scenes: int, cache: str, size: int, log=print, workers: int = 1, shard: int = SHARD,
+              style: str = "train"):
+    """The first n_scenes training scenes in `style` at size x size, rendered once (in
+    `workers` processes, `shard` scenes per file) and cached in `cache`."""
     import multiprocessing
     os.makedirs(cache, exist_ok=True)
     suffix = "" if shard == SHARD else f"_of{shard}"
-    shards = [(os.path.join(cache, f"pool{size}{suffix}_{k}.npz"), TRAIN_SEED_BASE + k * shard, shard, size)
+    shards = [(os.path.join(cache, f"pool_{style}{size}{suffix}_{k}.npz"), TRAIN_SEED_BASE + k * shard, shard,
+               size, style)
               for k in range((n_scenes + shard - 1) // shard)]
     todo = [s for s in shards if not os.path.exists(s[0])]
     if todo:
@@ -272,7 +274,8 @@ def load_pool(n_scenes: int, cache: str, size: int, log=print, workers: int = 1,
 
 # LlavaConfig fields that are flags, under the names `visprog train vqa` has always used
 MODEL_FLAGS = {"vision": "vision", "merge": "merge", "proj_hidden": "proj-hidden", "loc_bins": "loc-bins",
-               "vocab_size": "vocab", "n_layer": "layers", "n_head": "heads", "n_embd": "width"}
+               "vocab_size": "vocab", "n_layer": "layers", "n_head": "heads", "n_embd": "width",
+               "style": "style"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -311,7 +314,7 @@ def cmd_train(args, actions) -> int:
     stages = tuple(int(s) for s in args.stages.split(","))
     start = time.time()
     images, records = load_pool(args.scenes, args.cache, LlavaConfig.image_size, log,
-                                workers=max(1, args.workers))
+                                workers=max(1, args.workers), style=args.style)
     log(f"pool: {len(records)} scenes")
     if args.init:
         from .llava import load, make_tower

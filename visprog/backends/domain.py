@@ -1,0 +1,52 @@
+"""The in-repo backends' domain check: a call whose image is unlike the icon world the
+in-repo models were trained on gets a warning that names the pretrained backend for it.
+
+`attach` (visprog/backends/__init__.py) wraps every in-repo model backend in `checked`, so
+no backend does this itself. The score is the detector's domain check
+(visprog/models/domain.py) on the image tower that Loc and Vqa share, cached per image.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+from ..registry import image_cache, imported
+
+SCORE_KEY = "iconworld.domain.score"
+
+
+def checked(run: Union[Callable, str], advice: str) -> Callable:
+    """The batch function `run` (or its "module:function"), warning first on every call whose
+    image is outside the icon world; `advice` says what serves such images instead."""
+    def batch(calls: list[dict], ctx) -> list:
+        warn_outside(calls, ctx, advice)
+        return imported(run)(calls, ctx)
+    return batch
+
+
+def scores(images: list, ctx) -> Optional[list[float]]:
+    """Each image's domain score (visprog/models/domain.py), or None when the detector's
+    weights are missing or carry no domain check."""
+    import torch
+    from ..models.domain import features
+    from .iconworld import _detector, detector_ready, tower_maps
+    if not detector_ready() or _detector().domain is None:
+        return None
+    det = _detector()
+    return image_cache(ctx).get_batch(images, SCORE_KEY, lambda ims: det.domain.scores(
+        features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist())
+
+
+def warn_outside(calls: list[dict], ctx, advice: str) -> None:
+    from PIL import Image
+    rows = [(i, call["image"]) for i, call in enumerate(calls) if isinstance(call.get("image"), Image.Image)]
+    found = scores([image for _, image in rows], ctx) if rows else None
+    if found is None:
+        return
+    from .iconworld import _detector
+    threshold = _detector().domain.threshold
+    for (i, _), score in zip(rows, found):
+        if score > threshold:
+            ctx.warn(i, f"the image is unlike the icon world the in-repo models were trained on "
+                        f"(domain score {score:.1f} > {threshold:.1f}), so this answer may be a guess; "
+                        f"for such images use {advice}")
