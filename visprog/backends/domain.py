@@ -8,7 +8,7 @@ no backend does this itself. The score is the detector's domain check
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Callable, Union
 
 from ..registry import image_cache, imported
 
@@ -24,27 +24,22 @@ def checked(run: Union[Callable, str], advice: str) -> Callable:
     return batch
 
 
-def scores(images: list, ctx) -> Optional[list[float]]:
-    """Each image's domain score (visprog/models/domain.py), or None when the detector's
-    weights are missing or carry no domain check."""
+def warn_outside(calls: list[dict], ctx, advice: str) -> None:
+    """Warn on each call whose image scores above the domain check's threshold (scores cached
+    per image); nothing when the detector's weights are missing or carry no check."""
+    from PIL import Image
+    rows = [(i, call["image"]) for i, call in enumerate(calls) if isinstance(call.get("image"), Image.Image)]
+    if not rows:
+        return
     import torch
     from ..models.domain import features
     from .iconworld import _detector, detector_ready, tower_maps
     if not detector_ready() or _detector().domain is None:
-        return None
-    det = _detector()
-    return image_cache(ctx).get_batch(images, SCORE_KEY, lambda ims: det.domain.scores(
-        features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist())
-
-
-def warn_outside(calls: list[dict], ctx, advice: str) -> None:
-    from PIL import Image
-    rows = [(i, call["image"]) for i, call in enumerate(calls) if isinstance(call.get("image"), Image.Image)]
-    found = scores([image for _, image in rows], ctx) if rows else None
-    if found is None:
         return
-    from .iconworld import _detector
-    threshold = _detector().domain.threshold
+    det = _detector()
+    found = image_cache(ctx).get_batch([image for _, image in rows], SCORE_KEY, lambda ims: det.domain.scores(
+        features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist())
+    threshold = det.domain.threshold
     for (i, _), score in zip(rows, found):
         if score > threshold:
             ctx.warn(i, f"the image is unlike the icon world the in-repo models were trained on "

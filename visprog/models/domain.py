@@ -50,15 +50,20 @@ class DomainConfig:
     batch: int = 32                   # images per tower pass
 
 
+def _window3(a: np.ndarray, op) -> np.ndarray:
+    """`op` (np.maximum or np.minimum) over each 3x3 neighbourhood of (H, W, C): (H-2, W-2, C),
+    separably, rows then columns (a strided 3x3 view reduces ten times slower)."""
+    rows = op(op(a[:-2], a[1:-1]), a[2:])
+    return op(op(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+
+
 def pixel_stats(image: Image.Image) -> list[float]:
     """Eight statistics of the image at PIXEL_SIDE px on its long side (see the module doc)."""
-    from numpy.lib.stride_tricks import sliding_window_view
     im = image.convert("RGB")
     k = PIXEL_SIDE / max(im.size)
     a = np.asarray(im.resize((max(8, round(im.width * k)), max(8, round(im.height * k))),
                              Image.BILINEAR)).astype(np.int16)
-    windows = sliding_window_view(a, (3, 3), axis=(0, 1))                  # (H-2, W-2, 3, 3, 3)
-    spread = (windows.max(axis=(-1, -2)) - windows.min(axis=(-1, -2))).max(-1)
+    spread = (_window3(a, np.maximum) - _window3(a, np.minimum)).max(-1)    # (H-2, W-2)
     codes = (a[..., 0].astype(np.int64) << 16) | (a[..., 1].astype(np.int64) << 8) | a[..., 2]
     counts = np.sort(np.unique(codes, return_counts=True)[1])[::-1] / codes.size
     chroma = a.max(-1) - a.min(-1)
