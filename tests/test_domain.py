@@ -31,6 +31,15 @@ def test_pixel_statistics_tell_flat_fills_from_noise():
     assert scenes[:, 2].mean() > 0.5 and noise[2] < 0.05
 
 
+def test_tiny_and_colourless_images_are_plainly_outside():
+    from PIL import Image
+    scene = random_scene(4, style="unseen")[0]
+    assert domain.plain_reason(scene) is None
+    assert "no colour" in domain.plain_reason(scene.convert("L"))
+    assert "25x25 px" in domain.plain_reason(scene.resize((25, 25)))
+    assert domain.plain_reason(Image.new("RGB", (200, 200), (200, 40, 40))) is None
+
+
 def test_fit_store_and_load_back(tmp_path):
     torch.set_num_threads(1)
     clip = C.CLIP(C.CLIPConfig(**TINY)).eval()
@@ -49,6 +58,10 @@ def test_fit_store_and_load_back(tmp_path):
     assert torch.allclose(again.domain.scores(domain.features(det, images, det.image_maps(images))), scores)
     with pytest.raises(SystemExit):
         domain.main(["--detector", str(path), "--quantile", "x"])
+    # training on from a file that carries a check leaves the check out, to be fit anew
+    more = tmp_path / "more.safetensors"
+    DT.train(cfg, 0, str(more), clip, log=lambda *_: None, init=str(path), vocab_limit=20)
+    assert D.load(str(more)).domain is None
 
 
 LOC = "BOX0=Loc(image=IMAGE, object='{}')\nANSWER0=Count(box=BOX0)\nFINAL=Result(var=ANSWER0)"

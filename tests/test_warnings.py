@@ -138,3 +138,45 @@ def test_langchain_answers_carry_warnings(reg):
     answer = json.loads(tools["visual_program"].invoke(
         {"instruction": "six people", "images": {"LEFT": "IMAGE", "RIGHT": "RIGHT"}}))
     assert answer["warnings"] == [warned(1, "LEFT")]
+
+
+COUNT = "BOX0=Loc(image=IMAGE, object='{}')\nANSWER0=Count(box=BOX0)\nFINAL=Result(var=ANSWER0)"
+
+
+@pytest.mark.parametrize("instruction, looked_for, unnamed", [
+    ("How many rockets are in the image?", "car", ["car"]),          # a word put in place of another
+    ("How many puppies are in the image?", "dog", []),              # a catalogue synonym
+    ("How many people are there?", "person", []),
+    ("Tag the pets.", "animal", []),                                 # a group word, narrowed later
+    ("Point to the farmers.", "animal", ["animal"]),                 # a farmer is no animal
+    ("Is there a red car?", "red car", []),
+    ("Is there a car?", "red car", ["red car"]),                     # a colour the user never said
+    ("Is there a dog on the left?", "LEFT", []),
+])
+def test_object_words_the_instruction_does_not_name(instruction, looked_for, unnamed):
+    from visprog.planners.mentions import unmentioned
+    assert unmentioned(instruction, visprog.parse(COUNT.format(looked_for))) == unnamed
+
+
+def test_a_planners_substitution_is_the_first_warning_of_the_run():
+    from visprog.iconworld.render import random_scene
+    from visprog.planners.llm import LLMPlanner
+    planner = LLMPlanner(lambda prompt: COUNT.format("car"))
+    result = visprog.run("How many rockets are in the image?", {"IMAGE": random_scene(3)[0]},
+                         planner=planner, backend="oracle")
+    assert result.program.warnings and result.warnings[0] == result.program.warnings[0]
+    assert result.warnings[0].startswith("the program looks for 'car', which the instruction does not name")
+    assert not visprog.run("How many cars are in the image?", {"IMAGE": random_scene(3)[0]},
+                           planner=planner, backend="oracle").warnings
+
+
+def test_loc_warns_about_a_word_it_never_trained_on_and_says_how_it_read_it():
+    import numpy as np
+    from PIL import Image
+    from visprog.iconworld.render import random_scene
+    plain = Image.fromarray(np.asarray(random_scene(5)[0].convert("RGB")))  # no annotation: the models
+    said = visprog.execute(COUNT.format("teapot"), {"IMAGE": plain}, backend="iconworld").warnings
+    assert len(said) == 1 and said[0].startswith("line 1, Loc on IMAGE: 'teapot' never named an object")
+    assert "VISPROG_OWLVIT" in said[0]
+    assert "read as dog" in visprog.execute(COUNT.format("puppy"), {"IMAGE": plain}, backend="iconworld").warnings[0]
+    assert not visprog.execute(COUNT.format("red dog"), {"IMAGE": plain}, backend="iconworld").warnings

@@ -95,9 +95,11 @@ class Result:
 
     @property
     def warnings(self) -> list[str]:
-        """Every warning of the run, once each: the checker's, then the backends', step by
-        step (`ToolContext.warn` drops a call's repeats, and each names its step)."""
-        return [str(d) for d in self.diagnostics] + [w for s in self.trace for w in s.warnings]
+        """Every warning of the run, once each: the planner's, the checker's, then the
+        backends', step by step (`ToolContext.warn` drops a call's repeats, and each names
+        its step)."""
+        return (list(self.program.warnings) + [str(d) for d in self.diagnostics]
+                + [w for s in self.trace for w in s.warnings])
 
     def to_json(self) -> dict:
         """The value, the warnings and every step (its backend and why it was chosen) as

@@ -74,6 +74,9 @@ class Step:
 @dataclass(frozen=True)
 class Program:
     steps: tuple[Step, ...]
+    # what the planner noticed about the program it wrote (planners.mentions); shown first
+    # among a result's warnings
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return "\n".join(map(str, self.steps))

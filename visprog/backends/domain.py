@@ -32,7 +32,7 @@ def warn_outside(calls: list[dict], ctx, advice: str) -> None:
     if not rows:
         return
     import torch
-    from ..models.domain import features
+    from ..models.domain import features, plain_reason
     from .iconworld import _detector, detector_ready, tower_maps
     if not detector_ready() or _detector().domain is None:
         return
@@ -40,8 +40,8 @@ def warn_outside(calls: list[dict], ctx, advice: str) -> None:
     found = image_cache(ctx).get_batch([image for _, image in rows], SCORE_KEY, lambda ims: det.domain.scores(
         features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist())
     threshold = det.domain.threshold
-    for (i, _), score in zip(rows, found):
-        if score > threshold:
+    for (i, image), score in zip(rows, found):
+        reason = plain_reason(image) or (score > threshold and f"domain score {score:.1f} > {threshold:.1f}")
+        if reason:
             ctx.warn(i, f"the image is unlike the icon world the in-repo models were trained on "
-                        f"(domain score {score:.1f} > {threshold:.1f}), so this answer may be a guess; "
-                        f"for such images use {advice}")
+                        f"({reason}), so this answer may be a guess; for such images use {advice}")

@@ -137,6 +137,25 @@ def _own_similarities(clip):
     return clip.__dict__["_visprog_own"]
 
 
+def warn_unseen(ctx, i: int, tool: str, text) -> None:
+    """Warn on call i when its query has words that never named an object in training
+    ('teapot'; a synonym such as 'puppy' too, read zero-shot), saying what CLIP read it as."""
+    from ..models.clip_data import object_words
+    known = object_words()
+    for alt in alternatives(text):
+        base = split_color(alt)[1]
+        words = [w for w in base.lower().split() if w not in known and w not in FILLER]
+        if words:
+            read = ", ".join(sorted(denotation(_clip(), base))) or "no object they know"
+            from . import advice
+            ctx.warn(i, f"{' '.join(words)!r} never named an object in the in-repo models' "
+                        f"training: {base!r} was read as {read}, so this answer may be a guess; "
+                        f"for an open vocabulary use {advice(tool)}")
+
+
+FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "all", "every"})
+
+
 def split_color(query: str) -> tuple[Optional[str], str]:
     """'red car' -> ('red', 'car'); 'car' -> (None, 'car')."""
     from ..iconworld import catalog
@@ -246,6 +265,7 @@ def loc(calls: list[dict], ctx) -> list:
     out = []
     for i, (call, c) in enumerate(zip(calls, named_candidates([c["image"] for c in calls], ctx))):
         out.append(_locate(det, c, call["object"], call["image"], ctx))
+        warn_unseen(ctx, i, "Loc", call["object"])
         ctx.note(i, f"detector: {len(c['boxes'])} candidate objects, {len(out[i])} match "
                     f"{call['object']!r}")
     return out
@@ -321,6 +341,7 @@ def classify(calls: list[dict], ctx) -> list:
     out = []
     for i, call in enumerate(calls):
         cats = alternatives(call["categories"])
+        warn_unseen(ctx, i, "Classify", cats)
         objs = list(call.get("object") or Objects())
         if not objs or not cats:
             out.append(Objects())
@@ -351,6 +372,7 @@ def select(calls: list[dict], ctx) -> list:
         queries = alternatives(call["query"])
         category = call.get("category")
         category = category.strip() if isinstance(category, str) and category.strip() else None
+        warn_unseen(ctx, i, "Select", queries + [category] if category else queries)
         objs = list(call.get("object") or Objects())
         if category:
             inside = [o for o in objs if _same_kind(o.label, category)]

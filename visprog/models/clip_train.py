@@ -99,7 +99,9 @@ def resume(model, init: Optional[str], seed: int, rng: random.Random) -> tuple[i
     if not init:
         return 0, 0.0, rng
     state, meta = read(init)
-    model.load_state_dict(state)
+    # A detector file also carries the domain check: it is fit anew on the new weights
+    # (`visprog train domain`), so a continued run leaves it out.
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("domain.")})
     done = meta.get("steps", 0)
     return done, meta.get("minutes", 0.0), random.Random(seed * 1000 + done)
 

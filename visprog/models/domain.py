@@ -10,8 +10,9 @@ Positives are scenes of the training and classic styles. Negatives are images no
 renderer draws: dead-leaves images and 1/f noise (the statistics of natural photos), binary
 blobs, lines of text, and random crops of scikit-learn's two sample photos, in colour and
 in grey. The threshold is a high quantile of the scores of held-out scenes in the unseen
-style, which no model trained on. scikit-image's sample images, which nothing here trains
-on, measure the rest (benchmarks/domain.py).
+style, which no model trained on. Before any score, `plain_reason` flags what no training
+scene was at all: a tiny image, or one with no colour. scikit-image's sample images, which
+nothing here trains on, measure the rest (benchmarks/domain.py).
 
     visprog train domain --seed 0    # fit, calibrate, store in the detector's weights file
 """
@@ -34,6 +35,21 @@ TRAIN_SEED_BASE = 1_950_000_000        # scenes and negatives the classifier is 
 CALIBRATION_SEED_BASE = 1_960_000_000  # unseen-style scenes the threshold is read from
 PIXEL_SIDE = 192                       # pixel statistics are read at this long side
 PEAKS = 5                              # objectness peaks read
+
+
+MIN_SIDE = 96                          # px: half the shortest side the models trained on (192)
+GREY_CHROMA = 8                        # a pixel this close to grey (max - min channel) has no colour
+
+
+def plain_reason(image: Image.Image) -> Optional[str]:
+    """What sets `image` apart from every scene the models trained on, before any score: a
+    short side under MIN_SIDE px, or no colour at all (every render is in colour)."""
+    if min(image.size) < MIN_SIDE:
+        return f"it is {image.width}x{image.height} px; the models saw sides of 192 px and more"
+    small = np.asarray(image.convert("RGB").resize((64, 64), Image.NEAREST)).astype(np.int16)
+    if (small.max(-1) - small.min(-1)).max() < GREY_CHROMA:
+        return "it has no colour; the models saw colour renders only"
+    return None
 
 
 @dataclass

@@ -52,6 +52,7 @@ class InpainterConfig:
     sample_steps: int = 10         # DDIM steps at inference (10 beat 20: weights/inpainter.md)
     guidance: float = 2.0          # classifier-free guidance scale (1: none)
     # training
+    style: str = "train"           # the icon-world render style of training scenes (iconworld.styles)
     minutes: float = 45.0
     max_steps: int = 1600
     batch: int = 32

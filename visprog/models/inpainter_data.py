@@ -2,7 +2,7 @@
 
 An edit `Replace(old, prompt)` asks for the new object inside the old one's box: as big as
 fits, centred, the rest of the box background. So a training example is any rendered object
-(of the 40 categories) with an "old box" around it: its own box, or (`stretch_prob`) that box
+(of the 40 categories, in the config's render `style`) with an "old box" around it: its own box, or (`stretch_prob`) that box
 widened on one axis by up to `max_stretch` (an old object of another aspect ratio, into which
 the new one fits). The region is that box dilated by `dilate` px, exactly as `inpaint` makes
 it from a box mask; the crop window and its resizing are `inpaint`'s too. The old object
@@ -55,7 +55,7 @@ def examples(rng: random.Random, cfg: InpainterConfig, n: int):
     R = cfg.resolution
     crops, regions, texts = [], [], []
     while len(texts) < n:
-        image, scene = random_scene(rng.randrange(TRAIN_SEEDS), n_objects=(1, 5),
+        image, scene = random_scene(rng.randrange(TRAIN_SEEDS), n_objects=(1, 5), style=cfg.style,
                                     recolor_prob=cfg.recolor_prob)
         objs = [o for o in scene.objects if o.category in CATEGORIES]
         rng.shuffle(objs)

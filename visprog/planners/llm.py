@@ -30,6 +30,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 from ..checker import Diagnostic, check
 from ..errors import PlannerError, ProgramError, VisprogError
 from ..program import Program, parse
+from .mentions import warn_unmentioned
 from .examples import Example
 from .select import nearest_examples
 from .tasks import INPUTS, detect_task
@@ -165,7 +166,7 @@ class LLMPlanner:
     def plan(self, instruction: str, *, task: Optional[str] = None,
              inputs: Optional[Iterable[str]] = None) -> Program:
         """A program for `instruction` that parses and checks, or PlannerError."""
-        return parse(self.plan_text(instruction, task=task, inputs=inputs))
+        return warn_unmentioned(instruction, parse(self.plan_text(instruction, task=task, inputs=inputs)))
 
     def plan_text(self, instruction: str, *, task: Optional[str] = None,
                   inputs: Optional[Iterable[str]] = None) -> str:
@@ -197,7 +198,7 @@ class LLMPlanner:
                 continue
             cached = self._cache_get(key)
             if cached is not None:
-                out[i] = parse(cached)
+                out[i] = warn_unmentioned(instruction, parse(cached))
             else:
                 asks.append((i, instruction, task, names, key,
                              self.messages(instruction, task, names)))
@@ -212,7 +213,7 @@ class LLMPlanner:
                 out[i] = exc
                 continue
             self._cache_put(key, text)
-            out[i] = parse(text)
+            out[i] = warn_unmentioned(instruction, parse(text))
         return out
 
     def repair(self, instruction: str, program: Union[Program, str], error: BaseException, *,
@@ -225,7 +226,7 @@ class LLMPlanner:
                                f"for the same instruction.\n{request_text(instruction, inputs, task)}")]
         text = self._search(messages, instruction, inputs, rounds=1, task=task)
         self._cache_put(key, text)
-        return parse(text)
+        return warn_unmentioned(instruction, parse(text))
 
     def _request(self, instruction: str, task: Optional[str], inputs: Optional[Iterable[str]]
                  ) -> tuple[str, tuple[str, ...], str]:

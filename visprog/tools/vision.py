@@ -36,6 +36,9 @@ def with_side_boxes(run: Batch) -> Batch:
                 out[i] = value
             for j, notes in inner.notes.items():
                 ctx.notes.setdefault(todo[j], []).extend(notes)
+            for j, warnings in inner.warnings.items():
+                for text in warnings:
+                    ctx.warn(todo[j], text)
         return out
     wrapped.__doc__ = run.__doc__
     return wrapped
