@@ -25,8 +25,9 @@ def checked(run: Union[Callable, str], advice: str) -> Callable:
 
 
 def warn_outside(calls: list[dict], ctx, advice: str) -> None:
-    """Warn on each call whose image scores above the domain check's threshold (scores cached
-    per image); nothing when the detector's weights are missing or carry no check."""
+    """Warn on each call whose image is plainly unlike any training scene or scores above the
+    domain check's threshold (both cached per image); nothing when the detector's weights
+    are missing or carry no check."""
     from PIL import Image
     rows = [(i, call["image"]) for i, call in enumerate(calls) if isinstance(call.get("image"), Image.Image)]
     if not rows:
@@ -37,11 +38,12 @@ def warn_outside(calls: list[dict], ctx, advice: str) -> None:
     if not detector_ready() or _detector().domain is None:
         return
     det = _detector()
-    found = image_cache(ctx).get_batch([image for _, image in rows], SCORE_KEY, lambda ims: det.domain.scores(
-        features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist())
+    found = image_cache(ctx).get_batch([image for _, image in rows], SCORE_KEY, lambda ims: list(zip(
+        det.domain.scores(features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist(),
+        map(plain_reason, ims))))
     threshold = det.domain.threshold
-    for (i, image), score in zip(rows, found):
-        reason = plain_reason(image) or (score > threshold and f"domain score {score:.1f} > {threshold:.1f}")
+    for (i, _), (score, plain) in zip(rows, found):
+        reason = plain or (score > threshold and f"domain score {score:.1f} > {threshold:.1f}")
         if reason:
             ctx.warn(i, f"the image is unlike the icon world the in-repo models were trained on "
                         f"({reason}), so this answer may be a guess; for such images use {advice}")

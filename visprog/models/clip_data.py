@@ -11,6 +11,7 @@ is known for every image of a batch. Catalogue synonyms never appear in captions
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Optional
 
@@ -77,6 +78,7 @@ def object_caption(rng: random.Random, category: str, color: Optional[str]) -> t
     return template.format(with_article(category)), ("obj", catalog.resolve(category), None)
 
 
+@functools.lru_cache(maxsize=None)
 def object_words() -> frozenset[str]:
     """Every word that names an object in the training captions (`object_caption`): the
     catalogue's names, supercategories and colours, and their plurals. A catalogue
