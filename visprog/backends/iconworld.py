@@ -36,20 +36,13 @@ from typing import Optional
 
 from ..errors import ToolError
 from ..registry import image_cache
-from ..tools.vision import with_side_boxes
+from ..tools.vision import alternatives, with_side_boxes
 from ..values import Obj, Objects, crop_image
 
 BACKEND = "iconworld"
 CANDIDATES_KEY = "iconworld.detector.candidates"
 TOWER_KEY = "iconworld.detector.tower"
 LIST_THRESHOLD = 0.6    # MiniLM cosine a query needs to a KNOWLEDGE key
-
-
-def alternatives(text) -> list[str]:
-    """'dog, cat' -> ['dog', 'cat']; lists pass through."""
-    if isinstance(text, (list, tuple)):
-        return [str(t).strip() for t in text if str(t).strip()]
-    return [t.strip() for t in str(text or "").split(",") if t.strip()]
 
 
 def detector_ready() -> bool:

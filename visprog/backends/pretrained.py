@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from ..tools.vision import alternatives, with_side_boxes
 from ..values import Obj, Objects
-from ..tools.vision import with_side_boxes
 from .device import best_device
-from .iconworld import alternatives, crops
+from .iconworld import crops
 
 BACKEND = "pretrained"
 OPENCLIP_ENV = "VISPROG_OPENCLIP"

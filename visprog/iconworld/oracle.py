@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ToolError
-from ..tools.vision import side_box
+from ..tools.vision import alternatives, side_box
 from ..values import Obj, Objects, Points
 from . import catalog
 from .tasks.common import (INSIDE, SIZE_WORDS, Phrase, Seen, View, coverage, describe, iou,
@@ -367,15 +367,9 @@ def match(view: View, obj: Obj) -> Optional[Seen]:
     return best
 
 
-def _alternatives(text) -> list[str]:
-    if isinstance(text, (list, tuple)):
-        return [str(t).strip() for t in text if str(t).strip()]
-    return [t.strip() for t in str(text or "").split(",") if t.strip()]
-
-
 def classify(view: View, objects: Objects, categories) -> Objects:
     options = []
-    for c in _alternatives(categories):
+    for c in alternatives(categories):
         phrase = parse_phrase(c)
         if phrase is not None:
             options.append((c, phrase))
@@ -391,7 +385,7 @@ def classify(view: View, objects: Objects, categories) -> Objects:
 
 
 def select(view: View, objects: Objects, query, category=None) -> Objects:
-    wanted = [(q, parse_phrase(q)) for q in _alternatives(query)]
+    wanted = [(q, parse_phrase(q)) for q in alternatives(query)]
     within = parse_phrase(category) if isinstance(category, str) and category.strip() else None
     out = []
     for obj in objects:

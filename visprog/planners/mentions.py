@@ -23,9 +23,8 @@ def unmentioned(instruction: str, program: Program) -> list[str]:
     """The program's object words (each alternative of an argument, in order, once) that
     `instruction` does not name: not word for word, and denoting none of what
     `catalog.resolve` reads from any one to three of its words."""
-    from ..backends.iconworld import alternatives
     from ..iconworld import catalog
-    from ..tools.vision import SIDES
+    from ..tools.vision import SIDES, alternatives
     words = re.findall(r"[a-z]+", instruction.lower())
     named = set().union(*(catalog.resolve(" ".join(words[i:i + n]))
                           for n in (1, 2, 3) for i in range(len(words) - n + 1)))

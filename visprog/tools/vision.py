@@ -13,6 +13,14 @@ from ..values import Obj, Objects, Points
 SIDES = ("TOP", "BOTTOM", "LEFT", "RIGHT")  # Loc words VisProg answers with half the image
 
 
+def alternatives(text) -> list[str]:
+    """A query or categories argument as its alternatives: 'dog, cat' -> ['dog', 'cat'];
+    lists pass through."""
+    if isinstance(text, (list, tuple)):
+        return [str(t).strip() for t in text if str(t).strip()]
+    return [t.strip() for t in str(text or "").split(",") if t.strip()]
+
+
 def side_box(size: tuple[int, int], word) -> Optional[Objects]:
     """The half-image box Loc gives for 'TOP', 'BOTTOM', 'LEFT' or 'RIGHT' (any case); else None."""
     key = word.strip().upper() if isinstance(word, str) else ""
