@@ -273,6 +273,15 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
     assert "8 overlapping crops in 2 tilings, which found 7, 7: the median tiling's points " \
            "(the whole image gave 7, the detector 8)" in ctx.notes[0][0]
+    # where the detector counts two or more from the median tiling, its boxes' centres stand
+    extra = boxes + [(0, 0, 9, 9), (0, 240, 9, 249)]
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [extra] * len(asks))
+    ctx = ToolContext(ImageCache())
+    (points,) = backend.point([{"image": im, "object": "square"}], ctx)
+    assert sorted(points) == sorted(((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in extra)
+    assert "the centres of the 9 boxes the detector found, which count 2 or more from the median " \
+           "tiling (the whole image gave 7)" in ctx.notes[0][0]
+    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes + [(0, 0, 9, 9)]] * len(asks))
     # the first tiling's first crop (176 px) misses everything: the 3x3 tiling breaks the tie
     slip = {"first": True}
     honest = perfect
