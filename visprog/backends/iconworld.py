@@ -130,23 +130,23 @@ def _own_similarities(clip):
     return clip.__dict__["_visprog_own"]
 
 
+FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "all", "every"})
+
+
 def warn_unseen(ctx, i: int, tool: str, text) -> None:
     """Warn on call i when its query has words that never named an object in training
     ('teapot'; a synonym such as 'puppy' too, read zero-shot), saying what CLIP read it as."""
     from ..models.clip_data import object_words
+    from . import advice
     known = object_words()
     for alt in alternatives(text):
         base = split_color(alt)[1]
         words = [w for w in base.lower().split() if w not in known and w not in FILLER]
         if words:
             read = ", ".join(sorted(denotation(_clip(), base))) or "no object they know"
-            from . import advice
             ctx.warn(i, f"{' '.join(words)!r} never named an object in the in-repo models' "
                         f"training: {base!r} was read as {read}, so this answer may be a guess; "
                         f"for an open vocabulary use {advice(tool)}")
-
-
-FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "all", "every"})
 
 
 def split_color(query: str) -> tuple[Optional[str], str]:

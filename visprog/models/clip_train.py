@@ -98,10 +98,12 @@ def resume(model, init: Optional[str], seed: int, rng: random.Random) -> tuple[i
     saved weights `init` (loaded into `model`) with an rng of its own for the steps to come."""
     if not init:
         return 0, 0.0, rng
+    from .domain import Domain
     state, meta = read(init)
     # A detector file also carries the domain check: it is fit anew on the new weights
-    # (`visprog train domain`), so a continued run leaves it out.
-    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("domain.")})
+    # (`visprog train domain`), so a continued run leaves its tensors out.
+    Domain.from_state(state, None)
+    model.load_state_dict(state)
     done = meta.get("steps", 0)
     return done, meta.get("minutes", 0.0), random.Random(seed * 1000 + done)
 

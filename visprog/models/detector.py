@@ -62,6 +62,7 @@ class Detector(nn.Module):
         super().__init__()
         self.config, self.clip_config = cfg, clip_cfg
         self.domain = None  # the domain check (visprog/models/domain.py), set by `load`
+        self.meta: dict = {}  # the weights file's metadata, set by `load`
         self.tower = Tower(clip_cfg)
         c, h = clip_cfg.token_width, cfg.head_width
         self.trunk = nn.Sequential(nn.Conv2d(c, h, 3, padding=1, bias=False), nn.BatchNorm2d(h), nn.GELU())
@@ -191,7 +192,7 @@ def load(path: str) -> Detector:
     with no_random_init():
         model = Detector(config_from(meta["config"], DetectorConfig), config_from(meta["clip_config"]))
     model.load_state_dict(state)
-    model.domain = domain
+    model.domain, model.meta = domain, meta
     return model.eval()
 
 

@@ -35,17 +35,17 @@ TRAIN_SEED_BASE = 1_950_000_000        # scenes and negatives the classifier is 
 CALIBRATION_SEED_BASE = 1_960_000_000  # unseen-style scenes the threshold is read from
 PIXEL_SIDE = 192                       # pixel statistics are read at this long side
 PEAKS = 5                              # objectness peaks read
-
-
-MIN_SIDE = 96                          # px: half the shortest side the models trained on (192)
 GREY_CHROMA = 8                        # a pixel this close to grey (max - min channel) has no colour
 
 
 def plain_reason(image: Image.Image) -> Optional[str]:
     """What sets `image` apart from every scene the models trained on, before any score: a
-    short side under MIN_SIDE px, or no colour at all (every render is in colour)."""
-    if min(image.size) < MIN_SIDE:
-        return f"it is {image.width}x{image.height} px; the models saw sides of 192 px and more"
+    short side under half the training style's shortest, or no colour at all (every render
+    is in colour)."""
+    from ..iconworld.styles import TRAIN
+    shortest = TRAIN.sides[0]
+    if min(image.size) < shortest // 2:
+        return f"it is {image.width}x{image.height} px; the models saw sides of {shortest} px and more"
     small = np.asarray(image.convert("RGB").resize((64, 64), Image.NEAREST)).astype(np.int16)
     if (small.max(-1) - small.min(-1)).max() < GREY_CHROMA:
         return "it has no colour; the models saw colour renders only"
@@ -85,7 +85,7 @@ def pixel_stats(image: Image.Image) -> list[float]:
     chroma = a.max(-1) - a.min(-1)
     return [float((spread == 0).mean()), float((spread <= 2).mean()), float((spread <= 8).mean()),
             float(counts[:16].sum()), float(np.log(len(counts) / codes.size)),
-            float((a.max(-1) < 40).mean()), float(chroma.mean() / 255), float((chroma < 8).mean())]
+            float((a.max(-1) < 40).mean()), float(chroma.mean() / 255), float((chroma < GREY_CHROMA).mean())]
 
 
 def features(det, images: list, maps: torch.Tensor) -> torch.Tensor:
@@ -311,7 +311,7 @@ def fit(det, config: DomainConfig, seed: int = 0, log=print) -> Domain:
 
 
 def main(argv=None) -> int:
-    from .clip import read, save
+    from .clip import save
     from .detector import load
     from .flags import add_config_flags, apply_threads, config_from_flags
     from .weights import weights_path
@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     apply_threads(args)
     path = args.detector or weights_path("detector")
     det = load(path)
-    _, meta = read(path)
+    meta = dict(det.meta)
     t0 = time.time()
     domain = fit(det, config_from_flags(args, DomainConfig), args.seed)
     meta["domain"] = {**domain.meta(), "seed": args.seed, "minutes": round((time.time() - t0) / 60, 2)}

@@ -114,6 +114,12 @@ def _diagnostics(text: str, registry, inputs) -> list[Diagnostic]:
     return check(program, registry, inputs=inputs)
 
 
+def program_for(instruction: str, text: str) -> Program:
+    """The program in a planner's checked `text`, with its warnings about what the instruction
+    does not name (planners/mentions.py)."""
+    return warn_unmentioned(instruction, parse(text))
+
+
 class LLMPlanner:
     """Plans programs with a chat model; see the module docstring."""
 
@@ -166,7 +172,7 @@ class LLMPlanner:
     def plan(self, instruction: str, *, task: Optional[str] = None,
              inputs: Optional[Iterable[str]] = None) -> Program:
         """A program for `instruction` that parses and checks, or PlannerError."""
-        return warn_unmentioned(instruction, parse(self.plan_text(instruction, task=task, inputs=inputs)))
+        return program_for(instruction, self.plan_text(instruction, task=task, inputs=inputs))
 
     def plan_text(self, instruction: str, *, task: Optional[str] = None,
                   inputs: Optional[Iterable[str]] = None) -> str:
@@ -198,7 +204,7 @@ class LLMPlanner:
                 continue
             cached = self._cache_get(key)
             if cached is not None:
-                out[i] = warn_unmentioned(instruction, parse(cached))
+                out[i] = program_for(instruction, cached)
             else:
                 asks.append((i, instruction, task, names, key,
                              self.messages(instruction, task, names)))
@@ -213,7 +219,7 @@ class LLMPlanner:
                 out[i] = exc
                 continue
             self._cache_put(key, text)
-            out[i] = warn_unmentioned(instruction, parse(text))
+            out[i] = program_for(instruction, text)
         return out
 
     def repair(self, instruction: str, program: Union[Program, str], error: BaseException, *,
@@ -226,7 +232,7 @@ class LLMPlanner:
                                f"for the same instruction.\n{request_text(instruction, inputs, task)}")]
         text = self._search(messages, instruction, inputs, rounds=1, task=task)
         self._cache_put(key, text)
-        return warn_unmentioned(instruction, parse(text))
+        return program_for(instruction, text)
 
     def _request(self, instruction: str, task: Optional[str], inputs: Optional[Iterable[str]]
                  ) -> tuple[str, tuple[str, ...], str]:
