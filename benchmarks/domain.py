@@ -1,6 +1,6 @@
 """The in-repo models' domain check (visprog/models/domain.py): what it flags.
 
-    .venv/bin/python benchmarks/domain.py [--n 1000] [--runs]
+    .venv/bin/python benchmarks/domain.py [--n 1000] [--runs] [--programs 100]
 
 - icon-world scenes of each style, held-out seeds (2_100_000_000 + i; the check is fitted
   and calibrated on others): the share flagged as outside the icon world (goal: <= 1% of
@@ -8,6 +8,9 @@
 - scikit-image's sample images (`domain.SAMPLE_PHOTOS`; nothing trains on them): each one's
   score and whether it is flagged (goal: all); with --runs, whether `visprog.run` of a Loc
   program and of a Vqa program on it returns a warning or refuses
+- with --programs N: N NLVR pairs and N GQA questions drawn in the unseen style, planned and
+  run by `visprog.evaluate`: the share whose result warns that an image is unlike the icon
+  world (their programs crop, and a crop is judged by the image it was cut from)
 """
 
 from __future__ import annotations
@@ -52,12 +55,28 @@ def run_warnings(name: str, image) -> tuple[bool, bool]:
     return out[0], out[1]
 
 
+def program_rates(n: int) -> list[tuple[str, float]]:
+    import json
+    import nlvr_comparison
+    import visprog
+    rows = []
+    for task in ("nlvr", "gqa"):
+        folder = nlvr_comparison.made(task, n, 9101, "unseen")
+        out = folder.parent / "results.jsonl"
+        visprog.evaluate(folder, out, progress=False)
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        rows.append((task, sum(any("unlike the icon world" in w for w in line.get("warnings", []))
+                               for line in lines) / len(lines)))
+    return rows
+
+
 def main() -> int:
     from visprog.models import load
     from visprog.models.domain import SAMPLE_PHOTOS, plain_reason, sample_photo
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000, help="scenes per style")
     p.add_argument("--runs", action="store_true", help="also run a Loc and a Vqa program on each photo")
+    p.add_argument("--programs", type=int, default=0, help="unseen-style NLVR pairs and GQA questions to run")
     args = p.parse_args()
     det = load("detector")
     if det.domain is None:
@@ -66,6 +85,10 @@ def main() -> int:
     print("| icon-world style (held-out scenes) | flagged | median score |\n| --- | --- | --- |")
     for style, rate, median in scene_rates(det, args.n):
         print(f"| {style} (n={args.n}) | {rate:.4f} | {median:.2f} |")
+    if args.programs:
+        print("\n| unseen-style programs, `visprog.evaluate` | results with a domain warning |\n| --- | --- |")
+        for task, rate in program_rates(args.programs):
+            print(f"| {task} (n={args.programs}) | {rate:.4f} |")
     photos = {name: sample_photo(name) for name in SAMPLE_PHOTOS}
     s = scores(det, list(photos.values()))
     print(f"\n| scikit-image sample | size | score | flagged |{' Loc warns | Vqa warns |' * args.runs}")

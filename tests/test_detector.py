@@ -48,15 +48,16 @@ def test_vocabulary_has_no_synonyms():
 def test_train_a_few_steps_then_detect(tmp_path):
     torch.set_num_threads(1)
     clip = C.CLIP(C.CLIPConfig(**TINY)).eval()
-    cfg = D.DetectorConfig(image_size=64, head_width=16, batch=2, max_steps=2, minutes=1.0, warmup=1,
-                           min_objectness=0.0, min_prob=0.0)
+    cfg = D.DetectorConfig(image_size=64, scan_size=96, head_width=16, batch=2, max_steps=2, minutes=1.0,
+                           warmup=1, min_objectness=0.0, min_prob=0.0)
     path = tmp_path / "det.safetensors"
     DT.train(cfg, 0, str(path), clip, log=lambda *_: None, vocab_limit=40)
     det = D.load(str(path))
     image, scene = _scene()
+    assert det.image_maps([image]).shape[-2:] == (12, 12)  # found at scan_size, trained at image_size
     [[(boxes, scores)]] = det.detect([image], ["dog"])
     assert boxes.shape[1] == 4 and len(boxes) == len(scores) > 0
-    assert float(boxes[:, 2].max()) <= image.width + 1e-3
+    assert float(boxes[:, 2].max()) <= image.width + 1e-3 and float(boxes[:, 3].max()) <= image.height + 1e-3
 
 
 def test_shipped_detector_proposes_every_object():

@@ -43,7 +43,7 @@ def test_tiny_and_colourless_images_are_plainly_outside():
 def test_fit_store_and_load_back(tmp_path):
     torch.set_num_threads(1)
     clip = C.CLIP(C.CLIPConfig(**TINY)).eval()
-    cfg = D.DetectorConfig(image_size=64, head_width=16, batch=2, max_steps=1, minutes=1.0, warmup=1)
+    cfg = D.DetectorConfig(image_size=64, scan_size=64, head_width=16, batch=2, max_steps=1, minutes=1.0, warmup=1)
     path = tmp_path / "det.safetensors"
     DT.train(cfg, 0, str(path), clip, log=lambda *_: None, vocab_limit=20)
     assert D.load(str(path)).domain is None
@@ -90,3 +90,22 @@ def test_icon_world_scenes_of_the_unseen_style_do_not_warn():
     for seed in range(3):
         scene = random_scene(2_100_000_000 + seed, style="unseen")[0]
         assert visprog.execute(LOC.format("dog"), {"IMAGE": scene}).warnings == []
+
+
+CROP_VQA = ("BOX0=Loc(image=IMAGE, object='dog')\nIMAGE0=CropLeft(image=IMAGE, box=BOX0)\n"
+            "ANSWER0=Vqa(image=IMAGE0, question='How many cats are in the image?')\nFINAL=Result(var=ANSWER0)")
+
+
+def test_a_crop_is_judged_by_the_image_it_was_cut_from():
+    import visprog
+    from visprog.values import crop_image, source_of
+    scene = random_scene(2_100_000_000, style="unseen")[0]
+    strip = crop_image(crop_image(scene, (0, 0, 80, scene.height)), (0, 0, 40, 60))
+    assert source_of(strip) is scene and source_of(scene) is scene
+    # a 40x60 strip of an icon-world scene is no scene, but it is cut from one
+    assert visprog.execute(CROP_VQA, {"IMAGE": scene}).warnings == []
+    photo = domain.sample_photo("chelsea")
+    warned = visprog.execute(CROP_VQA, {"IMAGE": photo}).warnings
+    assert any(w.startswith("line 3, Vqa on IMAGE0: the image it was cut from is unlike") for w in warned)
+    assert "40x60 px" in domain.plain_reason(strip)  # judged alone, the strip would warn
+

@@ -260,7 +260,9 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     (points,) = backend.point([{"image": im, "object": "square"}], ctx)
     assert asked == [1] and len(points) == len(centres)  # one point in each box: no crops
     assert "one in each of the 7 boxes the detector found" in ctx.notes[0][0]
-    # the detector finds one thing more than the whole image's points: crops
+    # the detector finds one thing more than the whole image's points: crops; with a
+    # DETECTOR_GAP of 2 (the shipped one is 1, below) the median tiling stands
+    monkeypatch.setattr(backend, "DETECTOR_GAP", 2)
     monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes + [(0, 0, 9, 9)]] * len(asks))
     asked.clear()
     ctx = ToolContext(ImageCache())
@@ -273,14 +275,16 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     assert backend.vqa([{"image": im, "question": "How many dogs are there?"}], ctx) == ["7"]
     assert "8 overlapping crops in 2 tilings, which found 7, 7: the median tiling's points " \
            "(the whole image gave 7, the detector 8)" in ctx.notes[0][0]
-    # where the detector counts two or more from the median tiling, its boxes' centres stand
-    extra = boxes + [(0, 0, 9, 9), (0, 240, 9, 249)]
-    monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [extra] * len(asks))
-    ctx = ToolContext(ImageCache())
-    (points,) = backend.point([{"image": im, "object": "square"}], ctx)
-    assert sorted(points) == sorted(((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in extra)
-    assert "the centres of the 9 boxes the detector found, which count 2 or more from the median " \
-           "tiling (the whole image gave 7)" in ctx.notes[0][0]
+    # where the detector counts DETECTOR_GAP or more from the median tiling, its boxes' centres stand
+    for gap, extra in [(2, boxes + [(0, 0, 9, 9), (0, 240, 9, 249)]), (1, boxes + [(0, 0, 9, 9)])]:
+        monkeypatch.setattr(backend, "DETECTOR_GAP", gap)
+        monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [extra] * len(asks))
+        ctx = ToolContext(ImageCache())
+        (points,) = backend.point([{"image": im, "object": "square"}], ctx)
+        assert sorted(points) == sorted(((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in extra)
+        assert f"the centres of the {len(extra)} boxes the detector found, not the median tiling's 7 " \
+               "points (the whole image gave 7)" in ctx.notes[0][0]
+    monkeypatch.setattr(backend, "DETECTOR_GAP", 2)
     monkeypatch.setattr(backend, "zoomable", lambda asks, ctx: [boxes + [(0, 0, 9, 9)]] * len(asks))
     # the first tiling's first crop (176 px) misses everything: the 3x3 tiling breaks the tie
     slip = {"first": True}
@@ -353,6 +357,7 @@ def test_vqa_and_loc_share_one_tower_pass_when_the_towers_match(monkeypatch):
     from visprog.registry import ImageCache, ToolContext
     monkeypatch.setattr(backend, "shares_tower", lambda: True)
     det = iconworld._detector()
+    monkeypatch.setattr(det.config, "scan_size", backend.model().config.image_size)  # as when they share
     passes = []
     image_maps = det.image_maps
     monkeypatch.setattr(det, "image_maps", lambda images: passes.append(len(images)) or image_maps(images))
@@ -363,6 +368,80 @@ def test_vqa_and_loc_share_one_tower_pass_when_the_towers_match(monkeypatch):
                  {"image": image, "question": "Is there a cat?"}], ctx)
     iconworld.loc([{"image": image, "object": "tree"}], ctx)
     assert passes == [1]  # the count's detector check, both questions and Loc: one tower pass
+
+
+@pytest.mark.parametrize("question, trained", [
+    ("Which color is the bus?", "What color is the bus?"),
+    ("What is the color of the red car?", "What color is the red car?"),
+    ("How big is the horse?", "What size is the horse?"),
+    ("Is the sheep big or small?", "Is the sheep small or large?"),
+    ("Is the flower big?", "Is the flower large?"),
+    ("Is the fish Blue?", "Is the fish blue?"),
+    ("Is the cat asleep?", None), ("Is the cat left of the dog?", None), ("How many dogs?", None)])
+def test_colour_and_size_questions_in_the_words_the_model_knows(question, trained):
+    from visprog.backends.vqa import attribute_question
+    assert attribute_question(question) == trained
+
+
+def test_a_things_colour_or_size_is_asked_of_the_scene_a_crop_was_cut_from(monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.render import render, sample_placements
+    from visprog.registry import ImageCache, ToolContext
+    from visprog.values import crop_image
+    asked = []
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: asked.extend(zip(images, prompts))
+                        or [("large", [])] * len(prompts))
+    scene, _ = render(sample_placements(np.random.default_rng(5), ["dog", "cat"]), seed=2)
+    crop = crop_image(scene, (0, 0, 60, 60))
+    ctx = ToolContext(ImageCache())
+    answers = backend.vqa([{"image": crop, "question": "Is the dog big or small?"},
+                           {"image": crop, "question": "Is there a cat?"}], ctx)
+    # a crop hides how big a thing is; whether a cat is in it is the crop's own question
+    assert [(im is scene, im is crop, q) for im, q in asked] == [
+        (True, False, "Is the dog small or large?"), (False, True, "Is there a cat?")]
+    assert answers == ["big", "large"]
+    assert ctx.notes[0][0] == "asked as 'Is the dog small or large?' of the image it was cut from"
+
+
+def test_vqa_warns_when_the_thing_asked_about_never_named_an_object_in_training(monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.render import render, sample_placements
+    from visprog.registry import ImageCache, ToolContext
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: [("no", [])] * len(prompts))
+    scene, _ = render(sample_placements(np.random.default_rng(5), ["dog", "cat"]), seed=2)
+    ctx = ToolContext(ImageCache())
+    questions = ["Is there a teapot in the image?", "How many kangaroos are there?", "Is the penguin blue?",
+                 "Which color is the dog?", "Are there any big animals?", "Is the cat left of the dog?"]
+    backend.vqa([{"image": scene, "question": q} for q in questions], ctx)
+    assert {i: [w.split(" never named")[0] for w in ws] for i, ws in ctx.warnings.items()} == {
+        0: ["'teapot'"], 1: ["'kangaroos'"], 2: ["'penguin'"]}
+    assert "VISPROG_LLAVA" in ctx.warnings[0][0]
+
+
+@pytest.mark.parametrize("question, parsed", [
+    ("What is above the bus?", (None, "above", "bus")),
+    ("What is the object below the banana?", (None, "below", "banana")),
+    ("Which animal is to the right of the red car?", ("animal", "right", "red car")),
+    ("Who is on the left of the tree?", ("person", "left", "tree")),
+    ("What is the dog doing?", None), ("Is the cat left of the dog?", None)])
+def test_what_is_beside_a_thing_questions(question, parsed):
+    from visprog.backends.vqa import what_related
+    assert what_related(question) == parsed
+
+
+def test_what_is_beside_a_thing_is_named_by_the_detector_and_clip():
+    import visprog
+    from visprog.iconworld.render import Placement, render
+    image, _ = render([Placement("dog", x=20, y=120, size=48), Placement("tree", x=170, y=90, size=56),
+                       Placement("car", x=10, y=10, size=40)], seed=1, background="plain")
+    program = ("BOX0=Loc(image=IMAGE, object='dog')\nIMAGE0=CropRight(image=IMAGE, box=BOX0)\n"
+               "ANSWER0=Vqa(image=IMAGE0, question='Which object is right of the dog?')\n"
+               "ANSWER1=Vqa(image=IMAGE, question='What is the vehicle left of the tree?')\n"
+               "FINAL=Result(var=ANSWER0)")
+    result = visprog.execute(program, {"IMAGE": image})
+    # on the crop: what lies right of the dog; on the whole image: the vehicle (not the dog)
+    assert (result.variables["ANSWER0"], result.variables["ANSWER1"]) == ("tree", "car")
+    assert result.trace[2].notes[0].startswith("named by the detector and CLIP: the most confident thing right")
 
 
 def test_relations_by_pointing():

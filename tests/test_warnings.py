@@ -101,7 +101,7 @@ def test_each_program_of_a_batch_gets_only_its_own_warnings(reg):
         [warned(1, "LEFT")], [], [warned(2, "RIGHT")], [warned(1, "LEFT"), warned(2, "RIGHT")]]
 
 
-def test_evaluation_lines_carry_their_items_warnings(reg, tmp_path):
+def test_evaluation_lines_carry_their_items_warnings(reg, tmp_path, capsys, monkeypatch):
     folder = tmp_path / "data"
     (folder / "images").mkdir(parents=True)
     items = []
@@ -112,11 +112,17 @@ def test_evaluation_lines_carry_their_items_warnings(reg, tmp_path):
                       "program": PROGRAM, "images": {"LEFT": f"images/{name}.png",
                                                      "RIGHT": f"images/{name}_right.png"}})
     (folder / "data.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
-    visprog.evaluate(folder, tmp_path / "results.jsonl", programs="gold", registry=reg,
-                     backend={"Vqa": "double"}, progress=False)
+    summary = visprog.evaluate(folder, tmp_path / "results.jsonl", programs="gold", registry=reg,
+                               backend={"Vqa": "double"}, progress=False)
     lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert {line["id"]: line["warnings"] for line in lines} == {
         "bare": [warned(1, "LEFT")], "squares": []}
+    assert summary.warned == 1 and "1 with warnings" in str(summary)
+    from visprog.cli import main
+    monkeypatch.setattr("visprog.tools.default_registry", lambda: reg)
+    assert main(["eval", str(folder), "--programs", "gold", "--backend", "Vqa=double", "--quiet"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: 1 of 2 items warned (each results line lists its own; keep them with --out)"]
 
 
 def test_the_repl_shows_warnings_as_the_line_runs(reg):
@@ -180,3 +186,36 @@ def test_loc_warns_about_a_word_it_never_trained_on_and_says_how_it_read_it():
     assert "VISPROG_OWLVIT" in said[0]
     assert "read as dog" in visprog.execute(COUNT.format("puppy"), {"IMAGE": plain}, backend="iconworld").warnings[0]
     assert not visprog.execute(COUNT.format("red dog"), {"IMAGE": plain}, backend="iconworld").warnings
+
+
+FAILING = PROGRAM.replace("'{ANSWER0} + {ANSWER1} == 6'", "'{ANSWER0} / ({ANSWER1} - {ANSWER1})'")
+
+
+def test_a_failing_run_keeps_the_warnings_before_its_error(reg, tmp_path, capsys, monkeypatch):
+    images = {"LEFT": square_image(0), "RIGHT": square_image(2)}
+    with pytest.raises(visprog.EvalError, match="line 3") as caught:
+        visprog.execute(FAILING, images, registry=reg, backend="double")
+    assert caught.value.warnings == (warned(1, "LEFT"),)
+    [batched, fine] = execute_many([(FAILING, images), (PROGRAM, images)], registry=reg, backend="double")
+    assert isinstance(batched, visprog.EvalError) and batched.warnings == (warned(1, "LEFT"),)
+    assert fine.warnings == [warned(1, "LEFT")]
+    from visprog.cli import main
+    monkeypatch.setattr("visprog.tools.default_registry", lambda: reg)
+    square_image(0).save(tmp_path / "left.png")
+    square_image(2).save(tmp_path / "right.png")
+    (tmp_path / "p.vp").write_text(FAILING)
+    assert main(["exec", str(tmp_path / "p.vp"), f"LEFT={tmp_path / 'left.png'}",
+                 f"RIGHT={tmp_path / 'right.png'}", "--backend", "Vqa=double"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"warning: {warned(1, 'LEFT')}" and err[1].startswith("error: line 3 (Eval): division by zero")
+
+
+def test_a_step_that_cannot_be_called_ends_only_its_own_run_in_a_batch(reg):
+    # Result passes any value on, so only the call finds that BOX is no image
+    bad = ("ANSWER0=Vqa(image=LEFT, question='How many people are in the image?')\nBOX=Result(var=ANSWER0)\n"
+           "ANSWER1=Vqa(image=BOX, question='How many?')\nFINAL=Result(var=ANSWER1)")
+    images = {"LEFT": square_image(0), "RIGHT": square_image(2)}
+    [failed, fine] = execute_many([(bad, images), (PROGRAM, images)], registry=reg, backend="double")
+    assert isinstance(failed, visprog.ToolError) and "line 3 (Vqa)" in str(failed)
+    assert "another Result" in failed.warnings[0] and failed.warnings[1:] == (warned(1, "LEFT"),)
+    assert fine.value in (True, False) and fine.warnings == [warned(1, "LEFT")]

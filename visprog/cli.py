@@ -251,6 +251,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except VisprogError as exc:
         if debug:
             raise
+        for warning in exc.warnings:  # what the run warned before it failed
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader had enough (`visprog tools | head -1`): not an error

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class VisprogError(Exception):
-    """Base class: catch this to handle anything visprog rejects."""
+    """Base class: catch this to handle anything visprog rejects. A program that fails while
+    running keeps what its run had warned before the failure in `warnings`."""
+
+    warnings: tuple[str, ...] = ()
 
 
 class ProgramError(VisprogError):

@@ -162,6 +162,10 @@ class Execution:
         self.trace.append(StepTrace.of(call, output))
         self._index += 1
 
+    def keep_warnings(self, exc: VisprogError) -> None:
+        """Let `exc`, which ends this run, carry the warnings given so far (`VisprogError.warnings`)."""
+        exc.warnings = tuple(self.result().warnings)
+
     def result(self) -> Result:
         name = self._result_name or (self.program.steps[-1].output if self.program.steps else None)
         value = self.variables.get(name) if name else None
@@ -252,6 +256,10 @@ def execute(program: Union[Program, str], images: Mapping[str, Any], *,
             backend: Union[None, str, dict[str, str]] = None) -> Result:
     """Check and run a program on named images; raises a VisprogError on any problem."""
     run = Execution(program, images, registry=registry, backend=backend)
-    while (call := run.pending()) is not None:
-        run.complete(call, run_calls([call], run.cache)[0])
+    try:
+        while (call := run.pending()) is not None:
+            run.complete(call, run_calls([call], run.cache)[0])
+    except VisprogError as exc:
+        run.keep_warnings(exc)
+        raise
     return run.result()

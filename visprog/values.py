@@ -3,7 +3,9 @@
 Images are plain `PIL.Image.Image`. An image cropped from another keeps, in
 `image.info["visprog.frame"]`, the offset and scale that map its pixels back
 to the image it was cut from, so that tools and the rationale can relate a
-crop to the original (the icon world's oracle uses this too).
+crop to the original (the icon world's oracle uses this too), and in
+`image.info["visprog.source"]` the uncropped image itself (`source_of`), which the
+in-repo models' domain check judges in a crop's place.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 FRAME_KEY = "visprog.frame"  # (x0, y0, scale): crop pixel p maps to x0 + p * scale in the parent
+SOURCE_KEY = "visprog.source"  # the uncropped image a crop was cut from (`source_of`)
 
 
 @dataclass
@@ -68,7 +71,13 @@ def crop_image(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Imag
     x0, y0, scale = image.info.get(FRAME_KEY, (0.0, 0.0, 1.0))
     out = image.crop(box)  # Pillow copies image.info into the crop
     out.info[FRAME_KEY] = (x0 + box[0] * scale, y0 + box[1] * scale, scale)
+    out.info[SOURCE_KEY] = source_of(image)
     return out
+
+
+def source_of(image: Image.Image) -> Image.Image:
+    """The uncropped image `image` was cut from by `crop_image` (itself if it is no crop)."""
+    return image.info.get(SOURCE_KEY, image)
 
 
 def jsonable(value):

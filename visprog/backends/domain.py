@@ -27,8 +27,10 @@ def checked(run: Union[Callable, str], advice: str) -> Callable:
 def warn_outside(calls: list[dict], ctx, advice: str) -> None:
     """Warn on each call whose image is plainly unlike any training scene or scores above the
     domain check's threshold (both cached per image); nothing when the detector's weights
-    are missing or carry no check."""
+    are missing or carry no check. A crop is judged by the image it was cut from: a crop of
+    one object is no scene, but it is as far inside the icon world as its scene."""
     from PIL import Image
+    from ..values import source_of
     rows = [(i, call["image"]) for i, call in enumerate(calls) if isinstance(call.get("image"), Image.Image)]
     if not rows:
         return
@@ -38,12 +40,13 @@ def warn_outside(calls: list[dict], ctx, advice: str) -> None:
     if not detector_ready() or _detector().domain is None:
         return
     det = _detector()
-    found = image_cache(ctx).get_batch([image for _, image in rows], SCORE_KEY, lambda ims: list(zip(
+    found = image_cache(ctx).get_batch([source_of(image) for _, image in rows], SCORE_KEY, lambda ims: list(zip(
         det.domain.scores(features(det, ims, torch.stack(tower_maps(ims, ctx)))).tolist(),
         map(plain_reason, ims))))
     threshold = det.domain.threshold
-    for (i, _), (score, plain) in zip(rows, found):
+    for (i, image), (score, plain) in zip(rows, found):
         reason = plain or (score > threshold and f"domain score {score:.1f} > {threshold:.1f}")
         if reason:
-            ctx.warn(i, f"the image is unlike the icon world the in-repo models were trained on "
+            which = "the image" if source_of(image) is image else "the image it was cut from"
+            ctx.warn(i, f"{which} is unlike the icon world the in-repo models were trained on "
                         f"({reason}), so this answer may be a guess; for such images use {advice}")

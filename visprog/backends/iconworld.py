@@ -130,18 +130,25 @@ def _own_similarities(clip):
     return clip.__dict__["_visprog_own"]
 
 
-FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "all", "every"})
+FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "all", "every", "any",
+                    "some", "big", "large", "small", "medium"})
+
+
+def unseen_words(text: str) -> list[str]:
+    """The words of an object phrase that never named an object in training ('teapot'; a
+    synonym such as 'puppy' too, which the models read zero-shot)."""
+    from ..models.clip_data import object_words
+    known = object_words()
+    return [w for w in text.lower().split() if w not in known and w not in FILLER]
 
 
 def warn_unseen(ctx, i: int, tool: str, text) -> None:
     """Warn on call i when its query has words that never named an object in training
-    ('teapot'; a synonym such as 'puppy' too, read zero-shot), saying what CLIP read it as."""
-    from ..models.clip_data import object_words
+    (`unseen_words`), saying what CLIP read it as."""
     from . import advice
-    known = object_words()
     for alt in alternatives(text):
         base = split_color(alt)[1]
-        words = [w for w in base.lower().split() if w not in known and w not in FILLER]
+        words = unseen_words(base)
         if words:
             read = ", ".join(sorted(denotation(_clip(), base))) or "no object they know"
             ctx.warn(i, f"{' '.join(words)!r} never named an object in the in-repo models' "

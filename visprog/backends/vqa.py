@@ -44,7 +44,7 @@ from ..errors import ToolUnavailable
 from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
                         points_in_boxes)
 from ..registry import ToolContext, image_cache
-from ..values import Points
+from ..values import Points, source_of
 from .device import best_device
 
 BACKEND = "iconworld"
@@ -58,8 +58,8 @@ FEATURES_KEY = "llava.features"
 COUNT_BY_POINTING = True   # answer 'How many X ...?' by pointing (see the model card)
 # Where no tiling's points pair off with the detector's boxes and the two counts differ by this
 # much, the boxes stand: the model misses many things in scenes unlike its training (chosen on
-# training-style scenes, weights/llava.md)
-DETECTOR_GAP = 2
+# training-style scenes with the classic style's goal kept, weights/llava.md)
+DETECTOR_GAP = 1
 RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points of A and B
 # Crops magnify 1.3-1.6x, and the model was trained on objects up to 27% of the image side:
 # larger things, and smaller images, are pointed at whole. 0.2 was chosen on held-out scenes
@@ -165,7 +165,7 @@ def shares_tower() -> bool:
             return False
         det = iconworld._detector()
         mine, theirs = m.tower.state_dict(), det.tower.state_dict()
-        return (m.config.image_size == det.config.image_size and mine.keys() == theirs.keys()
+        return (m.config.image_size == det.config.scan_size and mine.keys() == theirs.keys()
                 and m.config.letterbox == det.config.letterbox
                 and all(mine[k].equal(theirs[k]) for k in mine))
     return shared(("shares_tower", id(m)), compare)  # once per loaded model
@@ -192,6 +192,110 @@ def features(images, ctx):
     return torch.stack(list({id(f): f for f in feats}.values())), [rows[id(f)] for f in feats]
 
 
+# A thing's colour or size, in the phrasings the model was not trained on -> the ones it was
+# (llava_data: "What color is the X?", "What size is the X?", "Is the X small or large?",
+# "Is the X large?"); 'big' stands for 'large' in a question and again in its answer.
+_ATTRIBUTE = [
+    (re.compile(r"^(?:which colou?r is|what is the colou?r of|what colou?r is) the (?P<x>.+?)\s*\??$", re.I),
+     "What color is the {x}?"),
+    (re.compile(r"^(?:how (?:big|large|small) is|what size is) the (?P<x>.+?)\s*\??$", re.I),
+     "What size is the {x}?"),
+    (re.compile(r"^is the (?P<x>.+?) (?:big|large|small) or (?:big|large|small)\s*\??$", re.I),
+     "Is the {x} small or large?"),
+    (re.compile(r"^is the (?P<x>.+?) (?P<size>big|large|small|medium)\s*\??$", re.I), "Is the {x} {size}?"),
+]
+
+
+def attribute_question(question: str) -> Optional[str]:
+    """A question about one thing's colour or size, as the model was trained to read it
+    ('Which color is the bus?' -> 'What color is the bus?'); None for other questions."""
+    from ..iconworld import catalog
+    q = " ".join(question.split())
+    for pattern, trained in _ATTRIBUTE:
+        m = pattern.match(q)
+        if m:
+            size = (m.groupdict().get("size") or "").lower().replace("big", "large")
+            return trained.format(x=m.group("x"), size=size)
+    m = re.match(r"^is the (?P<x>.+?) (?P<colour>\w+)\s*\??$", q, re.I)
+    if m and m.group("colour").lower() in catalog.COLORS:
+        return f"Is the {m.group('x')} {m.group('colour').lower()}?"
+    return None
+
+
+_EXISTS = re.compile(r"^(?:is|are) there (?:an? |any |some )?(?P<x>.+?)"
+                     r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$", re.I)
+
+
+def asked_about(question: str) -> Optional[str]:
+    """The thing a counting, existence, colour or size question asks about ('How many
+    teapots are there?' -> 'teapots'); None for other questions."""
+    q = " ".join(question.split())
+    for pattern in (_COUNT, _EXISTS) + tuple(p for p, _ in _ATTRIBUTE):
+        m = pattern.match(q)
+        if m and not _NOT_PLAIN.search(m.group("x")):
+            return m.group("x")
+    m = re.match(r"^is the (?P<x>.+?) \w+\s*\??$", q, re.I)  # 'Is the X <colour>?'
+    return m.group("x") if m and attribute_question(q) else None
+
+
+_REL = r"(?P<rel>(?:to the |on the )?(?:left|right) of|above|below)"
+_WHAT_RELATED = [re.compile(p + _REL + r" the (?P<y>.+?)\s*\??$", re.I) for p in (
+    r"^(?P<who>who) is ", r"^(?:what|which) (?!is\b)(?P<kind>\w+) is ", r"^what is the (?P<kind>\w+) ",
+    r"^what is ")]
+_ANY_KIND = ("object", "thing")
+
+
+def what_related(question: str) -> Optional[tuple[Optional[str], str, str]]:
+    """'Which animal is left of the cat?' -> ('animal', 'left', 'cat'): the kind of thing asked
+    for (None: anything), the side and the thing it is beside; None for other questions."""
+    q = " ".join(question.split())
+    for pattern in _WHAT_RELATED:
+        m = pattern.match(q)
+        if m:
+            d = m.groupdict()
+            kind = "person" if d.get("who") else d.get("kind")
+            side = m.group("rel").split()[-2] if m.group("rel").endswith(" of") else m.group("rel")
+            return (None if kind in _ANY_KIND else kind), side.lower(), m.group("y")
+    return None
+
+
+def name_beside(image, kind: Optional[str], side: str, anchor: str, ctx) -> Optional[tuple[str, tuple]]:
+    """What the detector and CLIP find on `side` of the `anchor` (of `kind`, if given): on a
+    crop a program cut beside it, what lies in the crop, read on the whole scene the crop came
+    from (as Loc sees it); else what lies on that side of the first `anchor` Loc finds.
+    (name, box in the scene) of the most confident such proposal, or None."""
+    from ..values import FRAME_KEY
+    from . import iconworld
+    if not iconworld.detector_ready():
+        return None
+    scene, clip = source_of(image), iconworld._clip()
+    if scene is not image:
+        x0, y0, k = image.info[FRAME_KEY]
+        region = (x0, y0, x0 + image.width * k, y0 + image.height * k)
+    else:
+        found = iconworld.loc([{"image": image, "object": anchor}], ToolContext(ctx.cache))[0]
+        if not found:
+            return None
+        ax, ay = ((found[0].box[0] + found[0].box[2]) / 2, (found[0].box[1] + found[0].box[3]) / 2)
+        w, h = image.size
+        region = {"left": (0, 0, ax, h), "right": (ax, 0, w, h), "above": (0, 0, w, ay),
+                  "below": (0, ay, w, h)}[side]
+    cands = iconworld.named_candidates([scene], ctx)[0]
+    idx, prob = iconworld.candidate_names(clip, [scene], [cands], ctx)[0]
+    names = clip.prototype_names
+    beside = iconworld.denotation(clip, iconworld.split_color(anchor)[1])
+    wanted = iconworld.denotation(clip, kind) if kind else None
+    best = None
+    for k, box in enumerate(cands["boxes"].tolist()):
+        name, cx, cy = names[int(idx[k])], (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        inside = region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+        score = float(cands["objectness"][k] * prob[k])
+        if inside and name not in beside and (wanted is None or name in wanted) \
+                and (best is None or score > best[0]):
+            best = (score, name, tuple(round(v) for v in box))
+    return best and best[1:]
+
+
 def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
     """The model's replies to one prompt per image (batched): (answer, what it pointed at
     first: [(label, [(x%, y%), ...]), ...]) each."""
@@ -203,15 +307,37 @@ def ask(images, prompts: list[str], ctx=None) -> list[tuple[str, list]]:
 
 
 def vqa(calls: list[dict], ctx) -> list[str]:
+    from . import advice, iconworld
     images = [c["image"] for c in calls]
     questions = [str(c["question"]).strip() for c in calls]
     targets = [count_target(q) if COUNT_BY_POINTING else None for q in questions]
     counted = dict(zip([i for i, t in enumerate(targets) if t], point_on_crops(
         [(im, plural_phrase(t)) for im, t in zip(images, targets) if t], ctx)))
-    asked = [i for i, t in enumerate(targets) if not t]
-    replies = dict(zip(asked, ask([images[i] for i in asked], [questions[i] for i in asked], ctx)))
+    beside = {}  # 'What is above the bus?': the detector and CLIP name what is there
+    for i, q in enumerate(questions):
+        if not targets[i] and (related := what_related(q)) and (found := name_beside(images[i], *related, ctx)):
+            beside[i] = found
+    asked = [i for i, t in enumerate(targets) if not t and i not in beside]
+    # A thing's colour or size is asked in the words the model knows, and of the whole scene
+    # a crop was cut from: the model saw whole scenes only, and a crop hides how big a thing is.
+    attribute = {i: a for i in asked if (a := attribute_question(questions[i]))}
+    views = [source_of(images[i]) if i in attribute else images[i] for i in asked]
+    replies = dict(zip(asked, ask(views, [attribute.get(i, questions[i]) for i in asked], ctx)))
+    for i, q in enumerate(questions):
+        thing = asked_about(q)
+        words = iconworld.unseen_words(thing) if thing else []
+        if words:
+            ctx.warn(i, f"{' '.join(words)!r} never named an object in the in-repo models' training, so "
+                        f"this answer may be a guess; for an open vocabulary use {advice('Vqa')}")
     out = []
     for i in range(len(calls)):
+        if i in beside:
+            name, box = beside[i]
+            kind, side, anchor = what_related(questions[i])
+            ctx.note(i, f"named by the detector and CLIP: the most confident {kind or 'thing'} "
+                        f"{side} of the {anchor} is a {name} at {box}")
+            out.append(name)
+            continue
         if i in counted:
             pts, how = counted[i]
             ctx.note(i, f"counted by pointing: {n_points(len(pts))}, {how}")
@@ -227,9 +353,15 @@ def vqa(calls: list[dict], ctx) -> list[str]:
             continue
         looked = "; ".join(f"{label} ({n_points(len(pts))})"
                            for label, pts in refs if label)
+        if i in attribute:
+            whole = "" if source_of(images[i]) is images[i] else " of the image it was cut from"
+            ctx.note(i, f"asked as {attribute[i]!r}{whole}")
         ctx.note(i, f"in-repo LLaVA-style model: {reply!r}" +
                  (f", after pointing at {looked}" if looked else ""))
-        out.append(short_answer(reply))
+        answer = short_answer(reply)
+        if answer == "large" and i in attribute and re.search(r"\bbig\b.*\bor\b|\bor\b.*\bbig\b", questions[i], re.I):
+            answer = "big"  # the asker's word for the choice the model made
+        out.append(answer)
     return out
 
 
@@ -304,9 +436,8 @@ def point_on_crops(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]
                                     f"{len(s[0])}, the detector {len(b)})"))
             else:
                 out.append(([((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in b],
-                            f"{found}: the centres of the {len(b)} boxes the detector found, which "
-                            f"count {DETECTOR_GAP} or more from the median tiling (the whole image "
-                            f"gave {len(s[0])})"))
+                            f"{found}: the centres of the {len(b)} boxes the detector found, not "
+                            f"the median tiling's {len(median)} points (the whole image gave {len(s[0])})"))
     return out
 
 

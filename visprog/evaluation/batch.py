@@ -67,7 +67,7 @@ def run_batch(prepared: Prepared, *, registry=None, backend: Any = None) -> list
                             registry=registry, backend=backend)
     for (index, item, program), outcome in zip(prepared.runnable, outcomes):
         if isinstance(outcome, VisprogError):
-            lines[index] = _line(item, program=program, error=outcome)
+            lines[index] = _line(item, program=program, error=outcome, warnings=list(outcome.warnings))
             continue
         try:
             correct, _ = reproduces({**item, "images": outcome.inputs}, outcome)

@@ -4,10 +4,13 @@
     visprog eval data/nlvr --out gold.jsonl --programs gold
 
 Rerunning with the same --out resumes: items already there are skipped. The exit status
-is 0 when the run completed, whatever its items did (their errors are on their lines).
+is 0 when the run completed, whatever its items did (their errors and warnings are on their
+lines; stderr says how many items warned).
 """
 
 from __future__ import annotations
+
+import sys
 
 
 def cmd_eval(args) -> int:
@@ -17,6 +20,9 @@ def cmd_eval(args) -> int:
                        planner=args.planner, backend=backend_choice(args.backend),
                        programs=args.programs, progress=not args.quiet, workers=args.workers)
     print(summary)
+    if summary.warned:
+        print(f"warning: {summary.warned} of {summary.total} items warned (each results line lists "
+              f"its own{'' if args.out else '; keep them with --out'})", file=sys.stderr)
     return 0
 
 

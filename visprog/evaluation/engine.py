@@ -33,7 +33,14 @@ def execute_many(jobs: Sequence[tuple[Union[Program, str], Mapping[str, Any]]], 
         except VisprogError as exc:
             out[i] = exc
     while runs:
-        pending = {i: run.pending() for i, run in runs.items()}
+        pending = {}
+        for i, run in list(runs.items()):
+            try:
+                pending[i] = run.pending()
+            except VisprogError as exc:  # a step whose arguments do not fit its tool
+                run.keep_warnings(exc)
+                out[i] = exc
+                del runs[i]
         for i in [i for i, call in pending.items() if call is None]:
             out[i] = runs.pop(i).result()
             del pending[i]
@@ -48,8 +55,8 @@ def execute_many(jobs: Sequence[tuple[Union[Program, str], Mapping[str, Any]]], 
                     try:
                         runs[i].complete(pending[i], run_calls([pending[i]], cache)[0])
                     except VisprogError as exc:
+                        runs.pop(i).keep_warnings(exc)
                         out[i] = exc
-                        del runs[i]
                 continue
             for i, output in zip(members, outputs):  # each call's notes and warnings to its own run
                 runs[i].complete(pending[i], output)

@@ -33,6 +33,7 @@ class EvalSummary:
     total: int = 0
     correct: int = 0
     errors: int = 0
+    warned: int = 0       # items whose results line carries warnings
     by_task: dict[str, list[int]] = field(default_factory=dict)  # task -> [correct, total]
     by_form: dict[str, list[int]] = field(default_factory=dict)
     seconds: float = 0.0  # this run's wall time
@@ -53,6 +54,7 @@ class EvalSummary:
             summary.total += 1
             summary.correct += bool(r["correct"])
             summary.errors += r["error"] is not None
+            summary.warned += bool(r.get("warnings"))
             for table, key in ((summary.by_task, r["task"]), (summary.by_form, r["form"])):
                 counts = table.setdefault(str(key), [0, 0])
                 counts[0] += bool(r["correct"])
@@ -65,7 +67,7 @@ class EvalSummary:
 
     def __str__(self) -> str:
         lines = [f"{self.correct}/{self.total} correct ({self.accuracy:.1%}), {self.errors} "
-                 f"error(s); {self.evaluated} evaluated in {self.seconds:.1f}s "
+                 f"error(s), {self.warned} with warnings; {self.evaluated} evaluated in {self.seconds:.1f}s "
                  f"({self.items_per_second:.1f} items/s)", "| task | correct | accuracy |",
                  "| --- | --- | --- |"]
         lines += [f"| {k} | {c}/{n} | {c / n:.1%} |" for k, (c, n) in sorted(self.by_task.items())]

@@ -1,8 +1,8 @@
 """An OWL-ViT-style open-vocabulary detector for the icon world: config, model, save/load.
 
 The CLIP image tower (`clip.Tower`, initialised from the trained CLIP) turns a
-scene (resized to 192x192, which keeps the smallest icon-world objects above 20 px)
-into a 24x24 grid of stride-8 patch tokens. A small conv trunk then
+scene (letterboxed to 192x192 in training, 224x224 to find objects: `scan_size`)
+into a grid of stride-8 patch tokens (24x24 at 192). A small conv trunk then
 predicts, per patch:
     objectness  (1)   a CenterNet-style centre heatmap, class-agnostic
     box         (4)   log distances from the patch centre to the box's left/top/right/bottom
@@ -35,7 +35,7 @@ from .weights import no_random_init
 
 @dataclass
 class DetectorConfig:
-    image_size: int = 192          # scenes are resized to this (256 -> 192: 0.56x the compute)
+    image_size: int = 192          # training scenes are letterboxed to this (256 -> 192: 0.56x the compute)
     letterbox: bool = True         # images keep their aspect ratio (clip.Letterbox); False: squashed square (files from before it)
     stride: int = 8
     head_width: int = 96
@@ -52,6 +52,8 @@ class DetectorConfig:
     overlap_prob: float = 0.2
     name_ce_weight: float = 1.0    # softmax CE over the exact names (sharpens dog vs cat)
     # inference
+    scan_size: int = 224           # scenes are letterboxed to this to find objects: a little over
+                                   # image_size, so that small objects stay findable (detector.md)
     min_objectness: float = 0.3
     min_prob: float = 0.5
     nms_iou: float = 0.5
@@ -96,7 +98,7 @@ class Detector(nn.Module):
     def image_maps(self, images) -> torch.Tensor:
         """PIL images -> the tower's patch tokens (B, C, G, G), under bf16 autocast on a CPU
         (`clip.tower_maps`)."""
-        return tower_maps(self.tower, images, self.config.image_size, bf16=True,
+        return tower_maps(self.tower, images, self.config.scan_size, bf16=True,
                           keep_aspect=self.config.letterbox)
 
     @torch.no_grad()
@@ -116,7 +118,7 @@ class Detector(nn.Module):
             keep = peak[b] & (prob[b] >= self.config.min_objectness)
             d = box[b].exp() * s                                    # (4, G, G)
             boxes = torch.stack([cx - d[0], cy - d[1], cx + d[2], cy + d[3]], -1)[keep]  # (K, 4)
-            frame = Letterbox.fit(w, h, self.config.image_size, self.config.letterbox)
+            frame = Letterbox.fit(w, h, self.config.scan_size, self.config.letterbox)
             x0, y0 = frame.to_image(boxes[:, 0], boxes[:, 1])
             x1, y1 = frame.to_image(boxes[:, 2], boxes[:, 3])
             boxes = torch.stack([x0.clamp(0, w), y0.clamp(0, h), x1.clamp(0, w), y1.clamp(0, h)], -1)

@@ -56,7 +56,7 @@ def plain_reason(image: Image.Image) -> Optional[str]:
 class DomainConfig:
     positives: int = 3000             # icon-world scenes: 4/5 in the training style, 1/5 classic
     negatives: int = 3000             # images outside the icon world (`negative`)
-    calibration: int = 1000           # held-out unseen-style scenes the threshold is read from
+    calibration: int = 3000           # held-out unseen-style scenes the threshold is read from
     quantile: float = 0.995           # the threshold: this quantile of their scores
     hidden: int = 64                  # the classifier's hidden units
     steps: int = 800                  # AdamW steps of 256 examples
