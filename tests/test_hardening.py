@@ -215,8 +215,8 @@ def test_html_encodes_each_image_once(scene, monkeypatch):
 def text_parsers():
     """Every function that runs a regex over user or model text: the planner's task rules and
     request parser, the VQA backends' question forms and answers, pointing, REPL completion."""
-    from visprog.backends.vqa import (asked_about, attribute_question, count_target, relation_by_points,
-                                      short_answer, what_related)
+    from visprog.backends.vqa import (asked_about, attribute_question, count_target, exists_target,
+                                      relation_by_points, short_answer, what_related)
     from visprog.models.llava import pointing_kind, pointing_object
     from visprog.planners.local import parse_request
     from visprog.planners.tasks import rule_task
@@ -224,7 +224,8 @@ def text_parsers():
     from visprog.repl.completion import completions
     from visprog.repl.session import Session
     session = Session()
-    return [rule_task, parse_request, count_target, attribute_question, asked_about, what_related, short_answer,
+    return [rule_task, parse_request, count_target, exists_target, attribute_question, asked_about, what_related,
+            short_answer,
             pointing_kind, pointing_object,
             lambda t: relation_by_points(t, []), lambda t: parse_points(t, 100, 100), parse_count,
             lambda t: completions(session, t)]

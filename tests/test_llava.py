@@ -365,7 +365,7 @@ def test_vqa_and_loc_share_one_tower_pass_when_the_towers_match(monkeypatch):
     image, _ = render(sample_placements(np.random.default_rng(5), ["dog", "dog", "cat", "tree"]), seed=2)
     ctx = ToolContext(ImageCache())
     backend.vqa([{"image": image, "question": "How many dogs are there?"},
-                 {"image": image, "question": "Is there a cat?"}], ctx)
+                 {"image": image, "question": "Is the cat left of the tree?"}], ctx)
     iconworld.loc([{"image": image, "object": "tree"}], ctx)
     assert passes == [1]  # the count's detector check, both questions and Loc: one tower pass
 
@@ -395,10 +395,10 @@ def test_a_things_colour_or_size_is_asked_of_the_scene_a_crop_was_cut_from(monke
     crop = crop_image(scene, (0, 0, 60, 60))
     ctx = ToolContext(ImageCache())
     answers = backend.vqa([{"image": crop, "question": "Is the dog big or small?"},
-                           {"image": crop, "question": "Is there a cat?"}], ctx)
-    # a crop hides how big a thing is; whether a cat is in it is the crop's own question
+                           {"image": crop, "question": "Is the cat asleep?"}], ctx)
+    # a crop hides how big a thing is; other questions are the crop's own
     assert [(im is scene, im is crop, q) for im, q in asked] == [
-        (True, False, "Is the dog small or large?"), (False, True, "Is there a cat?")]
+        (True, False, "Is the dog small or large?"), (False, True, "Is the cat asleep?")]
     assert answers == ["big", "large"]
     assert ctx.notes[0][0] == "asked as 'Is the dog small or large?' of the image it was cut from"
 
@@ -442,6 +442,30 @@ def test_what_is_beside_a_thing_is_named_by_the_detector_and_clip():
     # on the crop: what lies right of the dog; on the whole image: the vehicle (not the dog)
     assert (result.variables["ANSWER0"], result.variables["ANSWER1"]) == ("tree", "car")
     assert result.trace[2].notes[0].startswith("named by the detector and CLIP: the most confident thing right")
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("How many dogs are there?", ("dogs", None)), ("Is there a dog in the image?", (None, "dog")),
+    ("Are there any people in the image?", (None, "people")), ("Do you see any animals?", (None, "animals")),
+    ("Does the image contain a cat?", (None, "cat")), ("Is there a red car?", (None, None)),
+    ("Is there a dog left of the tree?", (None, None)), ("Is there a teapot?", (None, None))])
+def test_plain_counting_and_existence_questions(question, thing):
+    from visprog.backends.vqa import count_target, exists_target
+    assert (count_target(question), exists_target(question)) == thing
+
+
+def test_existence_is_answered_by_counting(monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.registry import ImageCache, ToolContext
+    found = {"dogs": [(10.0, 10.0)], "cats": []}
+    monkeypatch.setattr(backend, "point_on_crops", lambda asks, ctx: [(found[p], "on the whole image")
+                                                                      for _, p in asks])
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: prompts and pytest.fail("asked the model"))
+    image = Image.new("RGB", (64, 64))
+    questions = ["Is there a dog in the image?", "Is there a cat?", "How many dogs are there?"]
+    ctx = ToolContext(ImageCache())
+    assert backend.vqa([{"image": image, "question": q} for q in questions], ctx) == ["yes", "no", "1"]
+    assert ctx.notes[1] == ["counted by pointing: 0 points, on the whole image"]
 
 
 def test_relations_by_pointing():

@@ -6,8 +6,11 @@
 - Vqa 'iconworld': `visprog/models/llava.py` with `visprog/weights/llava.safetensors`.
   Count questions ('How many dogs are there?') are answered by pointing when
   COUNT_BY_POINTING is set: the answer is the number of points Point finds (below), and the
-  rationale says so. Likewise 'Is the cat left of the tree?' is answered from the points the
-  model gives the cat and the tree (RELATIONS_BY_POINTING).
+  rationale says so; 'Is there a dog?' by whether that count is above 0 (EXISTS_BY_COUNTING).
+  Likewise 'Is the cat left of the tree?' is answered from the points the model gives the
+  cat and the tree (RELATIONS_BY_POINTING). A thing's colour or size is asked in the words
+  the model was trained on, of the whole scene a crop was cut from (`attribute_question`);
+  'What is above the bus?' is answered by the detector and CLIP (`name_beside`).
 - Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
   Asked on the whole image. When the things asked for are small (`zoomable`: the in-repo
   detector's Loc finds them, none over CROP_MAX_OBJECT of the image side, in an image of at
@@ -56,6 +59,7 @@ MOLMO_ENV = "VISPROG_MOLMO"
 MOLMO_MAX_NEW_TOKENS = 1024
 FEATURES_KEY = "llava.features"
 COUNT_BY_POINTING = True   # answer 'How many X ...?' by pointing (see the model card)
+EXISTS_BY_COUNTING = True  # ... and 'Is there a X?' by whether that count is above 0
 # Where no tiling's points pair off with the detector's boxes and the two counts differ by this
 # much, the boxes stand: the model misses many things in scenes unlike its training (chosen on
 # training-style scenes with the classic style's goal kept, weights/llava.md)
@@ -121,16 +125,34 @@ def relation_by_points(question: str, refs: list) -> Optional[str]:
     return "yes" if _HOLDS[m.group("rel").lower()](refs[0][1][0], refs[1][1][0]) else "no"
 
 
+_IN_IMAGE = r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$"
+_EXISTS = [re.compile(r"^(?:is|are) there (?:an? |any |some )?(?P<x>.+?)" + _IN_IMAGE, re.I),
+           re.compile(r"^do you see (?:an? |any |some )?(?P<x>.+?)" + _IN_IMAGE, re.I),
+           re.compile(r"^does the (?:image|picture|photo|scene) (?:contain|show|have) "
+                      r"(?:an? |any |some )?(?P<x>.+?)\s*\??$", re.I)]
+
+
+def _plain_target(question: str, patterns) -> Optional[str]:
+    q = " ".join(question.split())  # single spaces: no run to rescan
+    for pattern in patterns:
+        m = pattern.match(q)
+        if m:
+            x = m.group("x").strip()
+            if _NOT_PLAIN.search(x):
+                return None
+            from ..iconworld import catalog
+            return x if catalog.resolve(x) else None  # plain names and groups; 'red cars' asks directly
+    return None
+
+
 def count_target(question: str) -> Optional[str]:
     """'How many dogs are there?' -> 'dogs'; None for other questions (relations, comparisons)."""
-    m = _COUNT.match(" ".join(question.split()))  # single spaces: no run to rescan
-    if not m:
-        return None
-    x = m.group("x").strip()
-    if _NOT_PLAIN.search(x):
-        return None
-    from ..iconworld import catalog
-    return x if catalog.resolve(x) else None  # plain names and groups; 'red cars' asks directly
+    return _plain_target(question, [_COUNT])
+
+
+def exists_target(question: str) -> Optional[str]:
+    """'Is there a dog in the image?' -> 'dog'; None for other questions."""
+    return _plain_target(question, _EXISTS)
 
 
 def plural_phrase(text: str) -> str:
@@ -222,15 +244,11 @@ def attribute_question(question: str) -> Optional[str]:
     return None
 
 
-_EXISTS = re.compile(r"^(?:is|are) there (?:an? |any |some )?(?P<x>.+?)"
-                     r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$", re.I)
-
-
 def asked_about(question: str) -> Optional[str]:
     """The thing a counting, existence, colour or size question asks about ('How many
     teapots are there?' -> 'teapots'); None for other questions."""
     q = " ".join(question.split())
-    for pattern in (_COUNT, _EXISTS) + tuple(p for p, _ in _ATTRIBUTE):
+    for pattern in [_COUNT, *_EXISTS, *(p for p, _ in _ATTRIBUTE)]:
         m = pattern.match(q)
         if m and not _NOT_PLAIN.search(m.group("x")):
             return m.group("x")
@@ -310,7 +328,8 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     from . import advice, iconworld
     images = [c["image"] for c in calls]
     questions = [str(c["question"]).strip() for c in calls]
-    targets = [count_target(q) if COUNT_BY_POINTING else None for q in questions]
+    exists = [EXISTS_BY_COUNTING and exists_target(q) for q in questions]
+    targets = [(count_target(q) or exists[i]) if COUNT_BY_POINTING else None for i, q in enumerate(questions)]
     counted = dict(zip([i for i, t in enumerate(targets) if t], point_on_crops(
         [(im, plural_phrase(t)) for im, t in zip(images, targets) if t], ctx)))
     beside = {}  # 'What is above the bus?': the detector and CLIP name what is there
@@ -341,7 +360,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
         if i in counted:
             pts, how = counted[i]
             ctx.note(i, f"counted by pointing: {n_points(len(pts))}, {how}")
-            out.append(str(len(pts)))
+            out.append(("yes" if pts else "no") if exists[i] else str(len(pts)))
             continue
         reply, refs = replies[i]
         relation = relation_by_points(questions[i], refs) if RELATIONS_BY_POINTING else None
