@@ -18,16 +18,19 @@ Prints one table, accuracy per statement type (the items' `form`) and overall.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 
 def made(task: str, n: int, seed: int, style="classic") -> Path:
-    """A new dataset folder (in a temporary directory) of n `task` items in `style`."""
+    """A new dataset folder (in a temporary directory, removed at exit) of n `task` items in `style`."""
     from visprog.iconworld import dataset
     folder = Path(tempfile.mkdtemp(prefix=f"visprog-{task}-")) / task
+    atexit.register(shutil.rmtree, folder.parent, True)  # removed when the benchmark ends
     dataset.make(task, n, seed, folder, progress=False, style=style)
     return folder
 
