@@ -228,32 +228,39 @@ _ATTRIBUTE = [
 ]
 
 
-def attribute_question(question: str) -> Optional[str]:
-    """A question about one thing's colour or size, as the model was trained to read it
-    ('Which color is the bus?' -> 'What color is the bus?'); None for other questions."""
+def _attribute(question: str) -> Optional[tuple[str, str]]:
+    """(the thing, the question as the model was trained to read it) for a question about
+    one thing's colour or size; None for other questions."""
     from ..iconworld import catalog
     q = " ".join(question.split())
     for pattern, trained in _ATTRIBUTE:
         m = pattern.match(q)
         if m:
             size = (m.groupdict().get("size") or "").lower().replace("big", "large")
-            return trained.format(x=m.group("x"), size=size)
+            return m.group("x"), trained.format(x=m.group("x"), size=size)
     m = re.match(r"^is the (?P<x>.+?) (?P<colour>\w+)\s*\??$", q, re.I)
     if m and m.group("colour").lower() in catalog.COLORS:
-        return f"Is the {m.group('x')} {m.group('colour').lower()}?"
+        return m.group("x"), f"Is the {m.group('x')} {m.group('colour').lower()}?"
     return None
+
+
+def attribute_question(question: str) -> Optional[str]:
+    """A question about one thing's colour or size, as the model was trained to read it
+    ('Which color is the bus?' -> 'What color is the bus?'); None for other questions."""
+    found = _attribute(question)
+    return found and found[1]
 
 
 def asked_about(question: str) -> Optional[str]:
     """The thing a counting, existence, colour or size question asks about ('How many
     teapots are there?' -> 'teapots'); None for other questions."""
     q = " ".join(question.split())
-    for pattern in [_COUNT, *_EXISTS, *(p for p, _ in _ATTRIBUTE)]:
+    for pattern in [_COUNT, *_EXISTS]:
         m = pattern.match(q)
         if m and not _NOT_PLAIN.search(m.group("x")):
             return m.group("x")
-    m = re.match(r"^is the (?P<x>.+?) \w+\s*\??$", q, re.I)  # 'Is the X <colour>?'
-    return m.group("x") if m and attribute_question(q) else None
+    found = _attribute(q)
+    return found[0] if found and not _NOT_PLAIN.search(found[0]) else None
 
 
 _REL = r"(?P<rel>(?:to the |on the )?(?:left|right) of|above|below)"
@@ -282,9 +289,11 @@ def name_beside(image, kind: Optional[str], side: str, anchor: str, ctx) -> Opti
     crop a program cut beside it, what lies in the crop, read on the whole scene the crop came
     from (as Loc sees it); else what lies on that side of the first `anchor` Loc finds.
     (name, box in the scene) of the most confident such proposal, or None."""
+    from ..tools.crops import side_region
     from ..values import FRAME_KEY
     from . import iconworld
-    if not iconworld.detector_ready():
+    # what a name denotes is read from CLIP's name prototypes: weights without them ask the model
+    if not iconworld.detector_ready() or iconworld._clip().name_prototypes is None:
         return None
     scene, clip = source_of(image), iconworld._clip()
     if scene is not image:
@@ -294,11 +303,8 @@ def name_beside(image, kind: Optional[str], side: str, anchor: str, ctx) -> Opti
         found = iconworld.loc([{"image": image, "object": anchor}], ToolContext(ctx.cache))[0]
         if not found:
             return None
-        ax, ay = ((found[0].box[0] + found[0].box[2]) / 2, (found[0].box[1] + found[0].box[3]) / 2)
-        w, h = image.size
-        region = {"left": (0, 0, ax, h), "right": (ax, 0, w, h), "above": (0, 0, w, ay),
-                  "below": (0, ay, w, h)}[side]
-    cands = iconworld.named_candidates([scene], ctx)[0]
+        region = side_region(*image.size, found[0].box, side)  # as CropLeft etc. would cut
+    cands = iconworld.candidates([scene], ctx)[0]
     idx, prob = iconworld.candidate_names(clip, [scene], [cands], ctx)[0]
     names = clip.prototype_names
     beside = iconworld.denotation(clip, iconworld.split_color(anchor)[1])
@@ -335,7 +341,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     beside = {}  # 'What is above the bus?': the detector and CLIP name what is there
     for i, q in enumerate(questions):
         if not targets[i] and (related := what_related(q)) and (found := name_beside(images[i], *related, ctx)):
-            beside[i] = found
+            beside[i] = related, found
     asked = [i for i, t in enumerate(targets) if not t and i not in beside]
     # A thing's colour or size is asked in the words the model knows, and of the whole scene
     # a crop was cut from: the model saw whole scenes only, and a crop hides how big a thing is.
@@ -351,8 +357,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     out = []
     for i in range(len(calls)):
         if i in beside:
-            name, box = beside[i]
-            kind, side, anchor = what_related(questions[i])
+            (kind, side, anchor), (name, box) = beside[i]
             ctx.note(i, f"named by the detector and CLIP: the most confident {kind or 'thing'} "
                         f"{side} of the {anchor} is a {name} at {box}")
             out.append(name)

@@ -34,20 +34,23 @@ def Crop(image: Image, box: Objects) -> Image:
     return crop_image(image, region)
 
 
-def _side_crop(image: Image, box: Objects, side: str) -> Image:
-    """From the first box's centre to the image edge on `side`; with no box, that half."""
-    width, height = image.size
-    first = _first_box(box)
-    cx, cy = ((first[0] + first[2]) / 2, (first[1] + first[3]) / 2) if first else (width / 2, height / 2)
+def side_region(width: int, height: int, box, side: str) -> tuple[int, int, int, int]:
+    """The region from `box`'s centre to the image edge on `side` ('left', 'right', 'above',
+    'below'); with no box (None), that half of the image."""
+    cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (width / 2, height / 2)
     cx = min(max(cx, 1), width - 1)
     cy = min(max(cy, 1), height - 1)
-    region = {
+    return {
         "left": (0, 0, math.ceil(cx), height),
         "right": (math.floor(cx), 0, width, height),
         "above": (0, 0, width, math.ceil(cy)),
         "below": (0, math.floor(cy), width, height),
     }[side]
-    return crop_image(image, region)
+
+
+def _side_crop(image: Image, box: Objects, side: str) -> Image:
+    """From the first box's centre to the image edge on `side`; with no box, that half."""
+    return crop_image(image, side_region(*image.size, _first_box(box), side))
 
 
 @builtin(example="IMAGE0=CropLeft(image=IMAGE, box=BOX0)", aliases=("CROP_LEFTOF",))
