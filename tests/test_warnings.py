@@ -210,6 +210,22 @@ def test_a_failing_run_keeps_the_warnings_before_its_error(reg, tmp_path, capsys
     assert err[0] == f"warning: {warned(1, 'LEFT')}" and err[1].startswith("error: line 3 (Eval): division by zero")
 
 
+def test_the_langchain_program_tool_reports_the_warnings_before_an_error(reg):
+    from visprog.integrations.langchain import VisualSession, visprog_tools
+
+    class Failing:
+        def plan(self, instruction, task=None, inputs=None):
+            return visprog.parse(FAILING)
+
+    session = VisualSession({"LEFT": square_image(0), "RIGHT": square_image(2)}, registry=reg,
+                            backend="double", planner=Failing())
+    tool = {t.name: t for t in visprog_tools(session)}["visual_program"]
+    # the agent reads the error (handle_tool_error), with the warnings given before it
+    said = tool.invoke({"instruction": "six people", "images": {"LEFT": "LEFT", "RIGHT": "RIGHT"}})
+    assert said.splitlines()[0].startswith("line 3 (Eval): division by zero")
+    assert said.splitlines()[1:] == [f"warning: {warned(1, 'LEFT')}"]
+
+
 def test_a_step_that_cannot_be_called_ends_only_its_own_run_in_a_batch(reg):
     # Result passes any value on, so only the call finds that BOX is no image
     bad = ("ANSWER0=Vqa(image=LEFT, question='How many people are in the image?')\nBOX=Result(var=ANSWER0)\n"

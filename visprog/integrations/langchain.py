@@ -344,8 +344,8 @@ class VisualProgramTool(BaseTool):
         try:
             result = run(instruction, named, planner=session.planner, task=task or session.task,
                          backend=session.backend, registry=session.registry)
-        except VisprogError as exc:
-            raise ToolException(str(exc)) from None
+        except VisprogError as exc:  # with what the run warned before it failed, as the CLI prints
+            raise ToolException("\n".join([str(exc), *(f"warning: {w}" for w in exc.warnings)])) from None
         name = session.store(result.value, kind=value_kind(result.value))
         answer = session.describe(name)
         return json.dumps({
