@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..iconworld.language import with_article
+from ..iconworld.lexicon import read_as
 from .clip import CLASSIFY_TEMPLATES, CLIPConfig, Letterbox, TextHead, Tower, config_from, read, tower_maps
 from .weights import no_random_init
 
@@ -173,9 +174,10 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
 @torch.no_grad()
 def text_embeddings(model, queries: list[str]) -> torch.Tensor:
     """Each query embedded under CLASSIFY_TEMPLATES by `model.text_head` (a CLIP or a
-    Detector), averaged and renormalised: (Q, D)."""
+    Detector), averaged and renormalised: (Q, D). A word WordNet puts under a catalogue
+    name is read as that name first ('steed' -> horse; `iconworld.lexicon`)."""
     from .text import minilm
-    texts = [t.format(with_article(q)) for q in queries for t in CLASSIFY_TEMPLATES]
+    texts = [t.format(with_article(read_as(q))) for q in queries for t in CLASSIFY_TEMPLATES]
     hidden, mask = minilm().tokens(texts)                                  # (Q*K, T, 384)
     e = F.normalize(model.text_head.eval()(hidden, mask), dim=-1)           # (Q*K, D)
     e = e.view(len(queries), len(CLASSIFY_TEMPLATES), -1).mean(1)         # (Q, D)
