@@ -10,7 +10,8 @@ Prints a table:
   image and, where the detector's boxes do not confirm those points, on overlapping crops
   (visprog/pointing.py)
 - yes/no existence and spatial relations (the model's answer, and through the Vqa backend,
-  from the model's points when RELATIONS_BY_POINTING is set); attribute (colour, size) and
+  from the model's points when RELATIONS_BY_POINTING is set); attribute (colour, size: the
+  model's, and the backend's, measured where Loc finds the thing when ATTRIBUTES_MEASURED is set) and
   supercategory. Each form draws its own questions, so both relation rows ask the same ones
 - pointing ('Point to the X.'), by the model on the whole image and through the Point backend
   (crops): share of predicted points inside a ground-truth box of X, share of instances whose
@@ -179,7 +180,10 @@ def main(argv=None) -> int:
             ("yes/no spatial relations, the model's own answer", ["relation"], ">= 97%", False),
             ("yes/no spatial relations via the Vqa backend" +
              (" (from the points)" if backend.RELATIONS_BY_POINTING else ""), ["relation"], ">= 97%", True),
-            ("attribute (colour, size)", ["color", "size"], ">= 90%", False),
+            ("attribute (colour, size), the model's own answer", ["color", "size"], ">= 90%", False),
+            ("attribute (colour, size) via the Vqa backend" +
+             (" (measured where Loc finds the thing)" if backend.ATTRIBUTES_MEASURED else ""),
+             ["color", "size"], ">= 90%", True),
             ("supercategory", ["super"], ">= 90%", False)]:
         acc, n = form_accuracy(forms, via)
         row(f"{name} (n={n})", acc, goal, n=n)

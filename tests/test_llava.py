@@ -389,6 +389,7 @@ def test_a_things_colour_or_size_is_asked_of_the_scene_a_crop_was_cut_from(monke
     from visprog.registry import ImageCache, ToolContext
     from visprog.values import crop_image
     asked = []
+    monkeypatch.setattr(backend, "ATTRIBUTES_MEASURED", False)  # the model's own reading
     monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: asked.extend(zip(images, prompts))
                         or [("large", [])] * len(prompts))
     scene, _ = render(sample_placements(np.random.default_rng(5), ["dog", "cat"]), seed=2)
@@ -401,6 +402,39 @@ def test_a_things_colour_or_size_is_asked_of_the_scene_a_crop_was_cut_from(monke
         (True, False, "Is the dog small or large?"), (False, True, "Is the cat asleep?")]
     assert answers == ["big", "large"]
     assert ctx.notes[0][0] == "asked as 'Is the dog small or large?' of the image it was cut from"
+
+
+@pytest.mark.parametrize("form", ["f_colour", "f_size"])
+def test_a_things_colour_and_size_are_measured_where_loc_finds_it(form, monkeypatch):
+    """GQA's colour and size questions (Loc, Crop, Vqa on the crop): the Vqa backend reads the
+    colour on the thing's mask and the size from its box, in the scene the crop was cut from."""
+    import visprog
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.tasks import gqa
+    from visprog.iconworld.tasks.base import Retry
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None:
+                        pytest.fail(f"the model was asked {prompts}") if prompts else [])
+    rng, items = np.random.default_rng(12), []
+    while len(items) < 6:
+        try:
+            items.append(getattr(gqa, form)(rng))
+        except Retry:
+            pass
+    for item in items:
+        result = visprog.execute(item["program"], item["images"])
+        assert str(result.value) == item["answer"], item["instruction"]
+        assert result.trace[2].notes[0].startswith("measured: the ")
+
+
+def test_an_attribute_of_a_thing_loc_does_not_find_is_asked_of_the_model(monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.render import render, sample_placements
+    from visprog.registry import ImageCache, ToolContext
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: [("red", [])] * len(prompts))
+    scene, _ = render(sample_placements(np.random.default_rng(5), ["dog", "cat"]), seed=2)
+    ctx = ToolContext(ImageCache())
+    assert backend.vqa([{"image": scene, "question": "What color is the bus?"}], ctx) == ["red"]
+    assert not any(n.startswith("measured") for n in ctx.notes[0])
 
 
 def test_vqa_warns_when_the_thing_asked_about_never_named_an_object_in_training(monkeypatch):

@@ -165,6 +165,9 @@ def split_color(query: str) -> tuple[Optional[str], str]:
     return None, query.strip()
 
 
+BLACK_SHARE = 0.85  # black names a box's pixels only when this share of them is black (else: outlines)
+
+
 def pixel_color(image, box) -> Optional[str]:
     """The dominant colour name inside `box`, less the colours of the box's border (the
     background) and black outlines; the icon world's own colour namer names the pixels."""
@@ -181,7 +184,27 @@ def pixel_color(image, box) -> Optional[str]:
     counts = np.bincount(ids.reshape(-1), minlength=len(names)).astype(float)
     counts -= np.bincount(border, minlength=len(names)) / max(1, len(border)) * ids.size
     black = names.index("black")
-    if counts[black] < 0.85 * counts.clip(0).sum():
+    if counts[black] < BLACK_SHARE * counts.clip(0).sum():
+        counts[black] = 0
+    return names[int(counts.argmax())]
+
+
+def mask_color(image, box) -> Optional[str]:
+    """The dominant colour name of the thing in `box`, read on its mask (the in-repo
+    segmenter's, prompted with the box) rather than the box: a blue boat on blue water
+    keeps its blue. Black outlines aside, unless BLACK_SHARE of the mask is black."""
+    import numpy as np
+    from ..iconworld import catalog
+    from ..iconworld.colors import color_ids
+    from ..models import load
+    masks, _ = load("segmenter").segment([image], boxes=[np.asarray([box], np.float32)])[0]
+    if not masks[0, 0].any():
+        return None
+    names = list(catalog.COLORS)
+    counts = np.bincount(color_ids(np.asarray(image.convert("RGB"))[masks[0, 0]]),
+                         minlength=len(names)).astype(float)
+    black = names.index("black")
+    if counts[black] < BLACK_SHARE * counts.sum():
         counts[black] = 0
     return names[int(counts.argmax())]
 

@@ -41,13 +41,13 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from ..errors import ToolUnavailable
 from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
                         points_in_boxes)
 from ..registry import ToolContext, image_cache
-from ..values import Points, source_of
+from ..values import FRAME_KEY, Points, source_of
 from .device import best_device
 
 BACKEND = "iconworld"
@@ -65,6 +65,7 @@ EXISTS_BY_COUNTING = True  # ... and 'Is there a X?' by whether that count is ab
 # training-style scenes with the classic style's goal kept, weights/llava.md)
 DETECTOR_GAP = 1
 RELATIONS_BY_POINTING = True  # answer 'Is the A left of the B?' from the points of A and B
+ATTRIBUTES_MEASURED = True  # answer 'What color / size is the X?' from the X that Loc finds
 # Crops magnify 1.3-1.6x, and the model was trained on objects up to 27% of the image side:
 # larger things, and smaller images, are pointed at whole. 0.2 was chosen on held-out scenes
 # (300 cluttered counting scenes, 24-48 px objects; 208 NLVR count questions, 28-72 px):
@@ -228,27 +229,70 @@ _ATTRIBUTE = [
 ]
 
 
-def _attribute(question: str) -> Optional[tuple[str, str]]:
-    """(the thing, the question as the model was trained to read it) for a question about
-    one thing's colour or size; None for other questions."""
+class Attribute(NamedTuple):
+    thing: str               # 'bus'
+    trained: str             # the question as the model was trained to read it
+    colour: Optional[str]    # 'what' for 'What color is the bus?', 'red' for 'Is the bus red?'
+    size: Optional[str]      # 'what', 'choice' ('... small or large?'), or the size asked about
+
+
+def _attribute(question: str) -> Optional[Attribute]:
+    """A question about one thing's colour or size, read; None for other questions."""
     from ..iconworld import catalog
     q = " ".join(question.split())
-    for pattern, trained in _ATTRIBUTE:
+    kinds = [("what", None), (None, "what"), (None, "choice"), (None, "asked")]
+    for (pattern, trained), (colour, size) in zip(_ATTRIBUTE, kinds):
         m = pattern.match(q)
         if m:
-            size = (m.groupdict().get("size") or "").lower().replace("big", "large")
-            return m.group("x"), trained.format(x=m.group("x"), size=size)
+            asked = (m.groupdict().get("size") or "").lower().replace("big", "large")
+            return Attribute(m.group("x"), trained.format(x=m.group("x"), size=asked), colour,
+                             asked if size == "asked" else size)
     m = re.match(r"^is the (?P<x>.+?) (?P<colour>\w+)\s*\??$", q, re.I)
     if m and m.group("colour").lower() in catalog.COLORS:
-        return m.group("x"), f"Is the {m.group('x')} {m.group('colour').lower()}?"
+        colour = m.group("colour").lower()
+        return Attribute(m.group("x"), f"Is the {m.group('x')} {colour}?", colour, None)
     return None
+
+
+def measured_attribute(image, question: str, ctx) -> Optional[tuple[str, str]]:
+    """(answer, how) for a question about one thing's colour or size, measured on the thing
+    where Loc finds it: its colour on its mask (`mask_color`), its size by the icon world's
+    own words for its box's longest side (`render.size_word`). None when the question is not
+    one, or Loc finds no such thing. On a crop a program cut, Loc looks in the scene it was
+    cut from (as it did to cut it) and keeps what lies in the crop: a crop hides how big a
+    thing is."""
+    from ..iconworld.render import size_word
+    from . import iconworld
+    found = _attribute(question)
+    if not (ATTRIBUTES_MEASURED and found) or _NOT_PLAIN.search(found.thing) or not iconworld.detector_ready():
+        return None
+    scene = source_of(image)
+    boxes = iconworld.loc([{"image": scene, "object": found.thing}], ToolContext(ctx.cache))[0]
+    if scene is not image:
+        x0, y0, k = image.info[FRAME_KEY]
+        boxes = [o for o in boxes if x0 <= (o.box[0] + o.box[2]) / 2 <= x0 + image.width * k
+                 and y0 <= (o.box[1] + o.box[3]) / 2 <= y0 + image.height * k]
+    if not boxes:
+        return None
+    box = boxes[0].box
+    where = f"the {found.thing} Loc finds at {tuple(round(v) for v in box)}"
+    if found.colour:
+        colour = iconworld.mask_color(scene, box)
+        if colour is None:
+            return None
+        answer = colour if found.colour == "what" else ("yes" if colour == found.colour else "no")
+        return answer, f"{where} is mostly {colour} on its mask"
+    longest = max(box[2] - box[0], box[3] - box[1])
+    size = size_word(longest, *scene.size, medium=found.size != "choice")
+    answer = size if found.size in ("what", "choice") else ("yes" if size == found.size else "no")
+    return answer, f"{where} is {size}: its longest side is {longest:.0f} px in a {scene.size[0]}x{scene.size[1]} image"
 
 
 def attribute_question(question: str) -> Optional[str]:
     """A question about one thing's colour or size, as the model was trained to read it
     ('Which color is the bus?' -> 'What color is the bus?'); None for other questions."""
     found = _attribute(question)
-    return found and found[1]
+    return found and found.trained
 
 
 def asked_about(question: str) -> Optional[str]:
@@ -260,7 +304,7 @@ def asked_about(question: str) -> Optional[str]:
         if m and not _NOT_PLAIN.search(m.group("x")):
             return m.group("x")
     found = _attribute(q)
-    return found[0] if found and not _NOT_PLAIN.search(found[0]) else None
+    return found.thing if found and not _NOT_PLAIN.search(found.thing) else None
 
 
 _REL = r"(?P<rel>(?:to the |on the )?(?:left|right) of|above|below)"
@@ -290,7 +334,6 @@ def name_beside(image, kind: Optional[str], side: str, anchor: str, ctx) -> Opti
     from (as Loc sees it); else what lies on that side of the first `anchor` Loc finds.
     (name, box in the scene) of the most confident such proposal, or None."""
     from ..tools.crops import side_region
-    from ..values import FRAME_KEY
     from . import iconworld
     # what a name denotes is read from CLIP's name prototypes: weights without them ask the model
     if not iconworld.detector_ready() or iconworld._clip().name_prototypes is None:
@@ -342,7 +385,9 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     for i, q in enumerate(questions):
         if not targets[i] and (related := what_related(q)) and (found := name_beside(images[i], *related, ctx)):
             beside[i] = related, found
-    asked = [i for i, t in enumerate(targets) if not t and i not in beside]
+    measured = {i: found for i, q in enumerate(questions)
+                if not targets[i] and i not in beside and (found := measured_attribute(images[i], q, ctx))}
+    asked = [i for i, t in enumerate(targets) if not t and i not in beside and i not in measured]
     # A thing's colour or size is asked in the words the model knows, and of the whole scene
     # a crop was cut from: the model saw whole scenes only, and a crop hides how big a thing is.
     attribute = {i: a for i in asked if (a := attribute_question(questions[i]))}
@@ -361,6 +406,13 @@ def vqa(calls: list[dict], ctx) -> list[str]:
             ctx.note(i, f"named by the detector and CLIP: the most confident {kind or 'thing'} "
                         f"{side} of the {anchor} is a {name} at {box}")
             out.append(name)
+            continue
+        if i in measured:
+            answer, how = measured[i]
+            ctx.note(i, f"measured: {how}")
+            if answer == "large" and re.search(r"\bbig\b.*\bor\b|\bor\b.*\bbig\b", questions[i], re.I):
+                answer = "big"  # the asker's word for the choice
+            out.append(answer)
             continue
         if i in counted:
             pts, how = counted[i]

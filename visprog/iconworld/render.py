@@ -546,8 +546,13 @@ def _place(p: Placement, position, occ: Occupancy, floor: int) -> Optional[Place
 
 # --------------------------------------------------------------------------- rendering
 
-def _size_word(longest: int, width: int, height: int) -> str:
+def size_word(longest: float, width: int, height: int, medium: bool = True) -> str:
+    """What the icon world calls a thing whose longest side is `longest` px in a width x
+    height image: 'small', 'medium' or 'large' (by its share of the image's mean side); with
+    medium=False, the nearer of 'small' and 'large'."""
     rel = longest / float(np.sqrt(width * height))
+    if not medium:
+        return "small" if rel < (_SMALL_BELOW + _LARGE_FROM) / 2 else "large"
     if rel < _SMALL_BELOW:
         return "small"
     if rel >= _LARGE_FROM:
@@ -628,7 +633,7 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
         ux1, uy1 = min(p.x + sx1, width), min(p.y + sy1, height)
         objects.append(SceneObject(category=p.category, glyph=p.glyph, box=(bx0, by0, bx1, by1),
                                    mask=mask, color=color,
-                                   size=_size_word(max(ux1 - ux0, uy1 - uy0), width, height),
+                                   size=size_word(max(ux1 - ux0, uy1 - uy0), width, height),
                                    flipped=p.flipped, hue_shift=p.hue_shift))
     scene = Scene(width=width, height=height, background=background, background_seed=bg_seed,
                   objects=objects)

@@ -8,6 +8,7 @@ the object; size questions only for clearly small or clearly large objects.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -279,8 +280,8 @@ def f_size(rng):
         q = pick(rng, [f"Is the {x} {first} or {second}?", f"How big is the {x}?",
                        f"What size is the {x}?"])
         answer = e.obj.size
-        if "big" in q.split() and answer == "large" and "or" in q:
-            answer = "big"
+        if answer == "large" and {"big", "or"} <= set(re.findall(r"[a-z]+", q.lower())):
+            answer = "big"  # the asker's word for the choice ('Is the dog small or big?')
         form = "size"
     else:
         word = pick(rng, ["small", "large", "big"])
