@@ -127,7 +127,9 @@ def main(argv=None) -> int:
     from visprog.backends import vqa as backend
     backend.model = lambda: model  # the backend runs the model under test (--weights)
     via, ctx = counts_via_backend(backend, images, plurals)
-    row("counting via the Vqa backend (points, checked by the detector, else on crops)",
+    how = ("the centres of Loc's boxes" if backend.DETECTOR_POINTS else
+           "points, checked by the detector, else on crops")
+    row(f"counting via the Vqa backend ({how})",
         float(np.mean([a == str(k) for a, k in zip(via, truth)])), ">= 97%", n=len(items))
     results["counts that needed crops"] = float(np.mean(["overlapping crops" in ctx.notes[i][0]
                                                          for i in range(len(items))]))
@@ -147,7 +149,8 @@ def main(argv=None) -> int:
                            [f"Point to the {catalog.plural_of(t)}." for _, _, t in point_items])
     whole = [parse_points(reply, im.width, im.height) for (im, _, _), reply in zip(point_items, replies)]
     crops = backend.point([{"image": im, "object": t} for im, _, t in point_items], ToolContext(ImageCache()))
-    for name, found in [("the model, whole image", whole), ("the Point backend, crops", crops)]:
+    backend_name = "the Point backend" + (", Loc's box centres" if backend.DETECTOR_POINTS else ", crops")
+    for name, found in [("the model, whole image", whole), (backend_name, crops)]:
         precision, total_pts, recall, total_inst = pointing_hits(point_items, found)
         row(f"pointing ({name}): points inside a GT box", precision, ">= 97%", n=total_pts)
         row(f"pointing ({name}): instances receiving a point", recall, ">= 97%", n=total_inst)

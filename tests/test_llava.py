@@ -215,6 +215,7 @@ def test_backends_with_a_tiny_model(tiny, monkeypatch):
     from visprog.registry import ImageCache, ToolContext
     from visprog.values import Points
     monkeypatch.setattr(backend, "model", lambda: tiny)
+    monkeypatch.setattr(backend, "DETECTOR_POINTS", False)  # the model points and counts
     towered = []
     image_features = tiny.image_features
     monkeypatch.setattr(tiny, "image_features", lambda images, **kw: towered.append(len(images)) or
@@ -234,6 +235,7 @@ def test_pointing_on_crops_finds_each_object_once(monkeypatch):
     """A perfect pointer (the centre of each object's visible pixels in a crop) through the
     backend's crops: objects cut by a crop's edge, or seen by several crops, count once."""
     from visprog.backends import vqa as backend
+    monkeypatch.setattr(backend, "DETECTOR_POINTS", False)  # Molmo-style pointing by the model
     from visprog.pointing import format_points
     from visprog.registry import ImageCache, ToolContext
     centres = [(128, 128), (100, 40), (170, 200), (30, 230), (244, 12), (150, 90), (60, 170)]
@@ -488,18 +490,60 @@ def test_plain_counting_and_existence_questions(question, thing):
     assert (count_target(question), exists_target(question)) == thing
 
 
-def test_existence_is_answered_by_counting(monkeypatch):
+@pytest.mark.parametrize("by_detector", [True, False])
+def test_counts_and_existence_by_the_detector_or_by_pointing(by_detector, monkeypatch):
     from visprog.backends import vqa as backend
     from visprog.registry import ImageCache, ToolContext
-    found = {"dogs": [(10.0, 10.0)], "cats": []}
-    monkeypatch.setattr(backend, "point_on_crops", lambda asks, ctx: [(found[p], "on the whole image")
-                                                                      for _, p in asks])
+    from visprog.values import Obj
+    monkeypatch.setattr(backend, "DETECTOR_POINTS", by_detector)
+    boxes = {"dogs": [Obj((4, 4, 16, 16), "dog")], "cats": []}
+    monkeypatch.setattr(backend, "found_in", lambda asks, ctx: [boxes[p] for _, p in asks])
+    monkeypatch.setattr(backend, "point_on_crops", lambda asks, ctx: [([(10.0, 10.0)] * len(boxes[p]),
+                                                                       "on the whole image") for _, p in asks])
     monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None: prompts and pytest.fail("asked the model"))
     image = Image.new("RGB", (64, 64))
     questions = ["Is there a dog in the image?", "Is there a cat?", "How many dogs are there?"]
     ctx = ToolContext(ImageCache())
     assert backend.vqa([{"image": image, "question": q} for q in questions], ctx) == ["yes", "no", "1"]
-    assert ctx.notes[1] == ["counted by pointing: 0 points, on the whole image"]
+    assert ctx.notes[1] == ["counted by pointing: 0 points, " + (
+        "the centres of the 0 boxes of cats the detector's Loc finds" if by_detector else "on the whole image")]
+
+
+def test_a_crops_things_are_counted_and_pointed_at_in_the_scene_it_was_cut_from():
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.render import render, sample_placements
+    from visprog.registry import ImageCache, ToolContext
+    from visprog.tools.crops import side_region
+    from visprog.values import crop_image
+    scene, truth = render(sample_placements(np.random.default_rng(7), ["dog", "dog", "dog", "tree"]), seed=3)
+    left = crop_image(scene, side_region(*scene.size, None, "left"))
+    ctx = ToolContext(ImageCache())
+    whole, half = backend.found_in([(scene, "dogs"), (left, "dogs")], ctx)
+    assert len(whole) == 3
+    assert [o.box for o in half] == [o.box for o in whole if (o.box[0] + o.box[2]) / 2 <= scene.width / 2]
+    assert backend.vqa([{"image": left, "question": "How many dogs are there?"}], ctx) == [str(len(half))]
+    assert ctx.notes[0] == [f"counted by pointing: {backend.n_points(len(half))}, the centres of the "
+                            f"{len(half)} boxes of dogs the detector's Loc finds in the scene the crop was cut from"]
+    (points,) = backend.point([{"image": left, "object": "dog"}], ctx)  # in the crop's pixels
+    x0, y0, _ = left.info["visprog.frame"]
+    assert points == [((o.box[0] + o.box[2]) / 2 - x0, (o.box[1] + o.box[3]) / 2 - y0) for o in half]
+
+
+def test_relations_from_the_boxes_loc_finds(monkeypatch):
+    from visprog.backends import vqa as backend
+    from visprog.iconworld.render import Placement, render
+    from visprog.registry import ImageCache, ToolContext
+    monkeypatch.setattr(backend, "ask", lambda images, prompts, ctx=None:
+                        [("yes", [])] * len(prompts))  # what the model would say to the rest
+    scene, _ = render([Placement("dog", x=40, y=150, size=48), Placement("tree", x=180, y=60, size=56)],
+                      seed=1)
+    questions = ["Is the dog left of the tree?", "Is the dog to the right of the tree?",
+                 "Is the dog below the tree?", "Is the tree above the dog?", "Is the cat left of the tree?"]
+    ctx = ToolContext(ImageCache())
+    assert backend.vqa([{"image": scene, "question": q} for q in questions], ctx) == \
+        ["yes", "no", "yes", "yes", "yes"]
+    assert ctx.notes[0][0].startswith("relation by pointing: the dog at (")
+    assert not ctx.notes[4][0].startswith("relation by pointing")  # no cat: the model answers
 
 
 def test_relations_by_pointing():

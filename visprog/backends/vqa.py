@@ -7,12 +7,19 @@
   Count questions ('How many dogs are there?') are answered by pointing when
   COUNT_BY_POINTING is set: the answer is the number of points Point finds (below), and the
   rationale says so; 'Is there a dog?' by whether that count is above 0 (EXISTS_BY_COUNTING).
-  Likewise 'Is the cat left of the tree?' is answered from the points the model gives the
-  cat and the tree (RELATIONS_BY_POINTING). A thing's colour or size is asked in the words
-  the model was trained on, of the whole scene a crop was cut from (`attribute_question`);
+  A thing's colour and size are measured where Loc finds it (ATTRIBUTES_MEASURED:
+  `measured_attribute`).
+  Likewise 'Is the cat left of the tree?' is answered from the points of the cat and the
+  tree (RELATIONS_BY_POINTING): with DETECTOR_POINTS, the centres of Loc's first boxes
+  (`relations_by_detector`), else the points the model gives them as it answers. Where Loc finds no such thing, a colour or size
+  is asked in the words the model was trained on, of the whole scene a crop was cut from
+  (`attribute_question`);
   'What is above the bus?' is answered by the detector and CLIP (`name_beside`).
-- Point 'iconworld': 'Point to the dogs.' -> Molmo points -> (x, y) pixels of the input image.
-  Asked on the whole image. When the things asked for are small (`zoomable`: the in-repo
+- Point 'iconworld': 'Point to the dogs.' -> (x, y) pixels of the input image. With
+  DETECTOR_POINTS, the centres of the boxes the in-repo detector's Loc finds (on a crop, in
+  the scene it was cut from: `found_in`); they count and point better than the LLaVA-style
+  model's points on the training style and as well on the classic one (weights/llava.md).
+  Else Molmo-style pointing by the model, asked on the whole image. When the things asked for are small (`zoomable`: the in-repo
   detector's Loc finds them, none over CROP_MAX_OBJECT of the image side, in an image of at
   least MIN_TILED_SIDE pixels), the detector's boxes check the points: unless they pair off
   one to one, each point in its box, the question is asked again on overlapping crops, as
@@ -59,6 +66,7 @@ MOLMO_ENV = "VISPROG_MOLMO"
 MOLMO_MAX_NEW_TOKENS = 1024
 FEATURES_KEY = "llava.features"
 COUNT_BY_POINTING = True   # answer 'How many X ...?' by pointing (see the model card)
+DETECTOR_POINTS = True     # point at the centres of the boxes Loc finds (else Molmo-style pointing)
 EXISTS_BY_COUNTING = True  # ... and 'Is there a X?' by whether that count is above 0
 # Where no tiling's points pair off with the detector's boxes and the two counts differ by this
 # much, the boxes stand: the model misses many things in scenes unlike its training (chosen on
@@ -124,6 +132,29 @@ def relation_by_points(question: str, refs: list) -> Optional[str]:
     if m is None or len(refs) < 2 or len(refs[0][1]) != 1 or len(refs[1][1]) != 1:
         return None
     return "yes" if _HOLDS[m.group("rel").lower()](refs[0][1][0], refs[1][1][0]) else "no"
+
+
+def relations_by_detector(asks: list[tuple[object, str]], ctx) -> list[Optional[tuple[str, str]]]:
+    """For each (image, 'Is the cat left of the tree?'): ('yes'/'no', how) from the centres of
+    the first boxes Loc finds of the two things (`points_of`); None for other questions, or
+    where Loc finds either thing nowhere (the model answers those)."""
+    parsed = [(image, _RELATION.match(" ".join(q.split()))) for image, q in asks]
+    wanted = [(image, m.group(thing)) for image, m in parsed if m for thing in ("a", "b")]
+    found = iter(points_of(wanted, ctx))
+    out = []
+    for image, m in parsed:
+        if m is None:
+            out.append(None)
+            continue
+        (pa, _), (pb, _) = next(found), next(found)
+        if not pa or not pb:
+            out.append(None)
+            continue
+        rel = m.group("rel").lower()
+        out.append(("yes" if _HOLDS[rel](pa[0], pb[0]) else "no",
+                    f"the {m.group('a')} at {tuple(round(v) for v in pa[0])} and the {m.group('b')} at "
+                    f"{tuple(round(v) for v in pb[0])}, the centres of the first boxes the detector's Loc finds"))
+    return out
 
 
 _IN_IMAGE = r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$"
@@ -254,24 +285,37 @@ def _attribute(question: str) -> Optional[Attribute]:
     return None
 
 
+def found_in(asks: list[tuple[object, str]], ctx) -> list[list]:
+    """For each (image, thing): the things Loc finds, as Obj boxes in the scene's pixels. On a
+    crop a program cut, Loc looks in the scene it was cut from (as it did to cut it) and keeps
+    what lies in the crop, by its centre: the detector reads whole scenes, not slivers."""
+    from . import iconworld
+    scenes = [source_of(image) for image, _ in asks]
+    found = iconworld.loc([{"image": scene, "object": thing} for scene, (_, thing) in zip(scenes, asks)],
+                          ToolContext(ctx.cache))
+    out = []
+    for (image, _), scene, boxes in zip(asks, scenes, found):
+        if scene is not image:
+            x0, y0, k = image.info[FRAME_KEY]
+            boxes = [o for o in boxes if x0 <= (o.box[0] + o.box[2]) / 2 <= x0 + image.width * k
+                     and y0 <= (o.box[1] + o.box[3]) / 2 <= y0 + image.height * k]
+        out.append(list(boxes))
+    return out
+
+
 def measured_attribute(image, question: str, ctx) -> Optional[tuple[str, str]]:
     """(answer, how) for a question about one thing's colour or size, measured on the thing
     where Loc finds it: its colour on its mask (`mask_color`), its size by the icon world's
-    own words for its box's longest side (`render.size_word`). None when the question is not
-    one, or Loc finds no such thing. On a crop a program cut, Loc looks in the scene it was
-    cut from (as it did to cut it) and keeps what lies in the crop: a crop hides how big a
-    thing is."""
+    own words for its box's longest side (`render.size_word`), in the scene a crop was cut
+    from (`found_in`: a crop hides how big a thing is). None when the question is not one, or
+    Loc finds no such thing."""
     from ..iconworld.render import size_word
     from . import iconworld
     found = _attribute(question)
     if not (ATTRIBUTES_MEASURED and found) or _NOT_PLAIN.search(found.thing) or not iconworld.detector_ready():
         return None
     scene = source_of(image)
-    boxes = iconworld.loc([{"image": scene, "object": found.thing}], ToolContext(ctx.cache))[0]
-    if scene is not image:
-        x0, y0, k = image.info[FRAME_KEY]
-        boxes = [o for o in boxes if x0 <= (o.box[0] + o.box[2]) / 2 <= x0 + image.width * k
-                 and y0 <= (o.box[1] + o.box[3]) / 2 <= y0 + image.height * k]
+    boxes = found_in([(image, found.thing)], ctx)[0]
     if not boxes:
         return None
     box = boxes[0].box
@@ -379,7 +423,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     questions = [str(c["question"]).strip() for c in calls]
     exists = [EXISTS_BY_COUNTING and exists_target(q) for q in questions]
     targets = [(count_target(q) or exists[i]) if COUNT_BY_POINTING else None for i, q in enumerate(questions)]
-    counted = dict(zip([i for i, t in enumerate(targets) if t], point_on_crops(
+    counted = dict(zip([i for i, t in enumerate(targets) if t], points_of(
         [(im, plural_phrase(t)) for im, t in zip(images, targets) if t], ctx)))
     beside = {}  # 'What is above the bus?': the detector and CLIP name what is there
     for i, q in enumerate(questions):
@@ -387,7 +431,12 @@ def vqa(calls: list[dict], ctx) -> list[str]:
             beside[i] = related, found
     measured = {i: found for i, q in enumerate(questions)
                 if not targets[i] and i not in beside and (found := measured_attribute(images[i], q, ctx))}
-    asked = [i for i, t in enumerate(targets) if not t and i not in beside and i not in measured]
+    rest = [i for i, t in enumerate(targets) if not t and i not in beside and i not in measured]
+    related = {}
+    if RELATIONS_BY_POINTING and DETECTOR_POINTS and iconworld.detector_ready():
+        related = {i: r for i, r in zip(rest, relations_by_detector([(images[i], questions[i]) for i in rest], ctx))
+                   if r is not None}
+    asked = [i for i in rest if i not in related]
     # A thing's colour or size is asked in the words the model knows, and of the whole scene
     # a crop was cut from: the model saw whole scenes only, and a crop hides how big a thing is.
     attribute = {i: a for i in asked if (a := attribute_question(questions[i]))}
@@ -414,9 +463,14 @@ def vqa(calls: list[dict], ctx) -> list[str]:
                 answer = "big"  # the asker's word for the choice
             out.append(answer)
             continue
+        if i in related:
+            answer, how = related[i]
+            ctx.note(i, f"relation by pointing: {how}")
+            out.append(answer)
+            continue
         if i in counted:
             pts, how = counted[i]
-            ctx.note(i, f"counted by pointing: {n_points(len(pts))}, {how}")
+            ctx.note(i, f"counted by pointing: {how}")
             out.append(("yes" if pts else "no") if exists[i] else str(len(pts)))
             continue
         reply, refs = replies[i]
@@ -442,11 +496,28 @@ def vqa(calls: list[dict], ctx) -> list[str]:
 
 
 def point(calls: list[dict], ctx) -> list[Points]:
-    found = point_on_crops([(c["image"], plural_phrase(str(c["object"]))) for c in calls], ctx)
+    found = points_of([(c["image"], plural_phrase(str(c["object"]))) for c in calls], ctx)
     out = []
     for i, ((pts, how), c) in enumerate(zip(found, calls)):
-        ctx.note(i, f"{n_points(len(pts))}, {how}")
+        ctx.note(i, how)
         out.append(Points(pts, label=str(c["object"])))
+    return out
+
+
+def points_of(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
+    """Point's answer for each (image, plural phrase), which Vqa counts: (x, y) pixels of the
+    image and how they were found. With DETECTOR_POINTS (and the detector's weights), the
+    centres of the boxes Loc finds (`found_in`), else Molmo-style pointing (`point_on_crops`)."""
+    from . import iconworld
+    if not (DETECTOR_POINTS and iconworld.detector_ready()):
+        return [(pts, f"{n_points(len(pts))}, {how}") for pts, how in point_on_crops(asks, ctx)]
+    out = []
+    for (image, phrase), boxes in zip(asks, found_in(asks, ctx)):
+        x0, y0, k = image.info[FRAME_KEY] if source_of(image) is not image else (0.0, 0.0, 1.0)
+        pts = [(((o.box[0] + o.box[2]) / 2 - x0) / k, ((o.box[1] + o.box[3]) / 2 - y0) / k) for o in boxes]
+        where = "" if source_of(image) is image else " in the scene the crop was cut from"
+        out.append((pts, f"{n_points(len(pts))}, the centres of the {len(boxes)} boxes of {phrase} "
+                         f"the detector's Loc finds{where}"))
     return out
 
 
