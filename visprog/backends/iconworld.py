@@ -192,11 +192,15 @@ def pixel_color(image, box) -> Optional[str]:
 def mask_color(image, box) -> Optional[str]:
     """The dominant colour name of the thing in `box`, read on its mask (the in-repo
     segmenter's, prompted with the box) rather than the box: a blue boat on blue water
-    keeps its blue. Black outlines aside, unless BLACK_SHARE of the mask is black."""
+    keeps its blue. Black outlines aside, unless BLACK_SHARE of the mask is black. Without the
+    segmenter's weights, `pixel_color` reads the box."""
     import numpy as np
     from ..iconworld import catalog
     from ..iconworld.colors import color_ids
     from ..models import load
+    from ..models.weights import available
+    if not available("segmenter"):
+        return pixel_color(image, box)
     masks, _ = load("segmenter").segment([image], boxes=[np.asarray([box], np.float32)])[0]
     if not masks[0, 0].any():
         return None
