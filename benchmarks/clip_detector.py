@@ -364,9 +364,6 @@ def main(argv=None):
         acc, forms, fails = tag_items(args.tag)
         row("tag items (FaceDet/Loc+List+Classify)", f"{acc:.3f}", ">=0.95",
             ", ".join(f"{k} {v[0] / v[1]:.2f} ({v[1]})" for k, v in forms.items()))
-        mine = [v for k, v in forms.items() if k != "seg"]
-        row("tag items without the Seg form", f"{sum(v[0] for v in mine) / max(1, sum(v[1] for v in mine)):.3f}",
-            ">=0.95", "Seg has no in-repo backend yet")
         for f in fails:
             print("    miss:", f)
         acc = select_items(args.tag)

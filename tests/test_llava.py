@@ -447,10 +447,14 @@ def test_vqa_warns_when_the_thing_asked_about_never_named_an_object_in_training(
     scene, _ = render(sample_placements(np.random.default_rng(5), ["dog", "cat"]), seed=2)
     ctx = ToolContext(ImageCache())
     questions = ["Is there a teapot in the image?", "How many kangaroos are there?", "Is the penguin blue?",
-                 "Which color is the dog?", "Are there any big animals?", "Is the cat left of the dog?"]
+                 "Which color is the dog?", "Are there any big animals?", "Is the cat left of the dog?",
+                 "Is the violin left of the dog?"]
     backend.vqa([{"image": scene, "question": q} for q in questions], ctx)
     assert {i: [w.split(" never named")[0] for w in ws] for i, ws in ctx.warnings.items()} == {
-        0: ["'teapot'"], 1: ["'kangaroos'"], 2: ["'penguin'"]}
+        0: ["'teapot'"], 1: ["'kangaroos'"], 2: ["'penguin'"], 6: ["'violin'"]}
+    pointed = ToolContext(ImageCache())
+    backend.point([{"image": scene, "object": "teapot"}, {"image": scene, "object": "dog"}], pointed)
+    assert list(pointed.warnings) == [0] and "'teapot' never named an object" in pointed.warnings[0][0]
     assert "VISPROG_LLAVA" in ctx.warnings[0][0]
 
 

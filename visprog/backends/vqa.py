@@ -7,21 +7,21 @@
   Count questions ('How many dogs are there?') are answered by pointing when
   COUNT_BY_POINTING is set: the answer is the number of points Point finds (below), and the
   rationale says so; 'Is there a dog?' by whether that count is above 0 (EXISTS_BY_COUNTING).
-  A thing's colour and size are measured where Loc finds it (ATTRIBUTES_MEASURED:
-  `measured_attribute`).
-  Likewise 'Is the cat left of the tree?' is answered from the points of the cat and the
-  tree (RELATIONS_BY_POINTING): with DETECTOR_POINTS, the centres of Loc's first boxes
-  (`relations_by_detector`), else the points the model gives them as it answers. Where Loc finds no such thing, a colour or size
-  is asked in the words the model was trained on, of the whole scene a crop was cut from
-  (`attribute_question`);
+  Likewise 'Is the cat left of the tree?' is answered from where the cat and the tree are
+  (RELATIONS_BY_POINTING): with DETECTOR_POINTS, the centres of the most confident boxes Loc
+  finds of each (`relations_by_detector`), else the points the model gives them as it
+  answers. A thing's colour and size are measured where Loc finds it (ATTRIBUTES_MEASURED:
+  `measured_attribute`); where Loc finds no such thing, they are asked in the words the
+  model was trained on, of the whole scene a crop was cut from (`attribute_question`).
   'What is above the bus?' is answered by the detector and CLIP (`name_beside`).
 - Point 'iconworld': 'Point to the dogs.' -> (x, y) pixels of the input image. With
   DETECTOR_POINTS, the centres of the boxes the in-repo detector's Loc finds (on a crop, in
   the scene it was cut from: `found_in`); they count and point better than the LLaVA-style
   model's points on the training style and as well on the classic one (weights/llava.md).
-  Else Molmo-style pointing by the model, asked on the whole image. When the things asked for are small (`zoomable`: the in-repo
-  detector's Loc finds them, none over CROP_MAX_OBJECT of the image side, in an image of at
-  least MIN_TILED_SIDE pixels), the detector's boxes check the points: unless they pair off
+  Else Molmo-style pointing by the model, asked on the whole image. When the things asked
+  for are small (`zoomable`: the in-repo detector's Loc finds them, none over
+  CROP_MAX_OBJECT of the image side, in an image of at least MIN_TILED_SIDE pixels), the
+  detector's boxes check the points: unless they pair off
   one to one, each point in its box, the question is asked again on overlapping crops, as
   Molmo does, one tiling at a time (`pointing.TILINGS`: 4 crops, 4 more, and 9 more where
   the first two disagree) until the boxes confirm a tiling's points; else the tiling with
@@ -136,25 +136,29 @@ def relation_by_points(question: str, refs: list) -> Optional[str]:
 
 def relations_by_detector(asks: list[tuple[object, str]], ctx) -> list[Optional[tuple[str, str]]]:
     """For each (image, 'Is the cat left of the tree?'): ('yes'/'no', how) from the centres of
-    the first boxes Loc finds of the two things (`points_of`); None for other questions, or
-    where Loc finds either thing nowhere (the model answers those)."""
+    the most confident boxes Loc finds of the two things (`found_in`); None for other
+    questions, or where Loc finds either thing nowhere (the model answers those)."""
     parsed = [(image, _RELATION.match(" ".join(q.split()))) for image, q in asks]
-    wanted = [(image, m.group(thing)) for image, m in parsed if m for thing in ("a", "b")]
-    found = iter(points_of(wanted, ctx))
+    found = iter(found_in([(image, m.group(thing)) for image, m in parsed if m for thing in ("a", "b")], ctx))
     out = []
     for image, m in parsed:
         if m is None:
             out.append(None)
             continue
-        (pa, _), (pb, _) = next(found), next(found)
-        if not pa or not pb:
+        a, b = next(found), next(found)
+        if not a or not b:
             out.append(None)
             continue
-        rel = m.group("rel").lower()
-        out.append(("yes" if _HOLDS[rel](pa[0], pb[0]) else "no",
-                    f"the {m.group('a')} at {tuple(round(v) for v in pa[0])} and the {m.group('b')} at "
-                    f"{tuple(round(v) for v in pb[0])}, the centres of the first boxes the detector's Loc finds"))
+        pa, pb = (_centre(max(boxes, key=lambda o: o.score).box) for boxes in (a, b))
+        out.append(("yes" if _HOLDS[m.group("rel").lower()](pa, pb) else "no",
+                    f"the {m.group('a')} at {tuple(round(v) for v in pa)} and the {m.group('b')} at "
+                    f"{tuple(round(v) for v in pb)}, the centres of the most confident boxes the "
+                    f"detector's Loc finds"))
     return out
+
+
+def _centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 _IN_IMAGE = r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$"
@@ -297,8 +301,8 @@ def found_in(asks: list[tuple[object, str]], ctx) -> list[list]:
     for (image, _), scene, boxes in zip(asks, scenes, found):
         if scene is not image:
             x0, y0, k = image.info[FRAME_KEY]
-            boxes = [o for o in boxes if x0 <= (o.box[0] + o.box[2]) / 2 <= x0 + image.width * k
-                     and y0 <= (o.box[1] + o.box[3]) / 2 <= y0 + image.height * k]
+            boxes = [o for o in boxes if x0 <= _centre(o.box)[0] <= x0 + image.width * k
+                     and y0 <= _centre(o.box)[1] <= y0 + image.height * k]
         out.append(list(boxes))
     return out
 
@@ -318,7 +322,7 @@ def measured_attribute(image, question: str, ctx) -> Optional[tuple[str, str]]:
     boxes = found_in([(image, found.thing)], ctx)[0]
     if not boxes:
         return None
-    box = boxes[0].box
+    box = max(boxes, key=lambda o: o.score).box
     where = f"the {found.thing} Loc finds at {tuple(round(v) for v in box)}"
     if found.colour:
         colour = iconworld.mask_color(scene, box)
@@ -443,8 +447,9 @@ def vqa(calls: list[dict], ctx) -> list[str]:
     views = [source_of(images[i]) if i in attribute else images[i] for i in asked]
     replies = dict(zip(asked, ask(views, [attribute.get(i, questions[i]) for i in asked], ctx)))
     for i, q in enumerate(questions):
-        thing = asked_about(q)
-        words = iconworld.unseen_words(thing) if thing else []
+        relation = _RELATION.match(" ".join(q.split()))
+        things = [relation.group("a"), relation.group("b")] if relation else [asked_about(q) or ""]
+        words = [w for thing in things for w in iconworld.unseen_words(thing)]
         if words:
             ctx.warn(i, f"{' '.join(words)!r} never named an object in the in-repo models' training, so "
                         f"this answer may be a guess; for an open vocabulary use {advice('Vqa')}")
@@ -496,9 +501,11 @@ def vqa(calls: list[dict], ctx) -> list[str]:
 
 
 def point(calls: list[dict], ctx) -> list[Points]:
+    from . import iconworld
     found = points_of([(c["image"], plural_phrase(str(c["object"]))) for c in calls], ctx)
     out = []
     for i, ((pts, how), c) in enumerate(zip(found, calls)):
+        iconworld.warn_unseen(ctx, i, "Point", str(c["object"]))
         ctx.note(i, how)
         out.append(Points(pts, label=str(c["object"])))
     return out
@@ -514,7 +521,7 @@ def points_of(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
     out = []
     for (image, phrase), boxes in zip(asks, found_in(asks, ctx)):
         x0, y0, k = image.info[FRAME_KEY] if source_of(image) is not image else (0.0, 0.0, 1.0)
-        pts = [(((o.box[0] + o.box[2]) / 2 - x0) / k, ((o.box[1] + o.box[3]) / 2 - y0) / k) for o in boxes]
+        pts = [((cx - x0) / k, (cy - y0) / k) for cx, cy in (_centre(o.box) for o in boxes)]
         where = "" if source_of(image) is image else " in the scene the crop was cut from"
         out.append((pts, f"{n_points(len(pts))}, the centres of the {len(boxes)} boxes of {phrase} "
                          f"the detector's Loc finds{where}"))
