@@ -525,9 +525,11 @@ def test_a_crops_things_are_counted_and_pointed_at_in_the_scene_it_was_cut_from(
     whole, half = backend.found_in([(scene, "dogs"), (left, "dogs")], ctx)
     assert len(whole) == 3
     assert [o.box for o in half] == [o.box for o in whole if (o.box[0] + o.box[2]) / 2 <= scene.width / 2]
+    assert 0 < len(half) < len(whole)  # the crop holds some of the scene's dogs
     assert backend.vqa([{"image": left, "question": "How many dogs are there?"}], ctx) == [str(len(half))]
-    assert ctx.notes[0] == [f"counted by pointing: {backend.n_points(len(half))}, the centres of the "
-                            f"{len(half)} boxes of dogs the detector's Loc finds in the scene the crop was cut from"]
+    boxes = "the centre of the 1 box" if len(half) == 1 else f"the centres of the {len(half)} boxes"
+    assert ctx.notes[0] == [f"counted by pointing: {backend.n_points(len(half))}, {boxes} of dogs the "
+                            "detector's Loc finds in the scene the crop was cut from"]
     (points,) = backend.point([{"image": left, "object": "dog"}], ctx)  # in the crop's pixels
     x0, y0, _ = left.info["visprog.frame"]
     assert points == [((o.box[0] + o.box[2]) / 2 - x0, (o.box[1] + o.box[3]) / 2 - y0) for o in half]

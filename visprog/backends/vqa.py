@@ -523,8 +523,8 @@ def points_of(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
         x0, y0, k = image.info[FRAME_KEY] if source_of(image) is not image else (0.0, 0.0, 1.0)
         pts = [((cx - x0) / k, (cy - y0) / k) for cx, cy in (_centre(o.box) for o in boxes)]
         where = "" if source_of(image) is image else " in the scene the crop was cut from"
-        out.append((pts, f"{n_points(len(pts))}, the centres of the {len(boxes)} boxes of {phrase} "
-                         f"the detector's Loc finds{where}"))
+        boxes_found = "the centre of the 1 box" if len(boxes) == 1 else f"the centres of the {len(boxes)} boxes"
+        out.append((pts, f"{n_points(len(pts))}, {boxes_found} of {phrase} the detector's Loc finds{where}"))
     return out
 
 
