@@ -80,6 +80,18 @@ def source_of(image: Image.Image) -> Image.Image:
     return image.info.get(SOURCE_KEY, image)
 
 
+def frame_in_source(image: Image.Image) -> tuple[float, float, float]:
+    """(x0, y0, scale): pixel p of `image` is x0 + p * scale in `source_of(image)` ((0, 0, 1)
+    for an image that is no crop)."""
+    return image.info[FRAME_KEY] if source_of(image) is not image else (0.0, 0.0, 1.0)
+
+
+def region_in_source(image: Image.Image) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) `image` covers in `source_of(image)`."""
+    x0, y0, k = frame_in_source(image)
+    return x0, y0, x0 + image.width * k, y0 + image.height * k
+
+
 def jsonable(value):
     """A JSON-friendly view of a step value (images by size, objects as dicts)."""
     if isinstance(value, Image.Image):

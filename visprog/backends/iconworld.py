@@ -137,7 +137,7 @@ FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "with", "al
 def unseen_words(text: str) -> list[str]:
     """The words of an object phrase that never named an object in training ('teapot'; a
     synonym such as 'puppy' too, which the models read zero-shot)."""
-    from ..models.clip_data import object_words
+    from ..iconworld.catalog import object_words
     known = object_words()
     return [w for w in text.lower().split() if w not in known and w not in FILLER]
 
@@ -165,9 +165,6 @@ def split_color(query: str) -> tuple[Optional[str], str]:
     return None, query.strip()
 
 
-BLACK_SHARE = 0.85  # black names a box's pixels only when this share of them is black (else: outlines)
-
-
 def pixel_color(image, box) -> Optional[str]:
     """The dominant colour name inside `box`, less the colours of the box's border (the
     background) and black outlines; the icon world's own colour namer names the pixels."""
@@ -184,7 +181,7 @@ def pixel_color(image, box) -> Optional[str]:
     counts = np.bincount(ids.reshape(-1), minlength=len(names)).astype(float)
     counts -= np.bincount(border, minlength=len(names)) / max(1, len(border)) * ids.size
     black = names.index("black")
-    if counts[black] < BLACK_SHARE * counts.clip(0).sum():
+    if counts[black] < 0.85 * counts.clip(0).sum():
         counts[black] = 0
     return names[int(counts.argmax())]
 
@@ -192,11 +189,11 @@ def pixel_color(image, box) -> Optional[str]:
 def mask_color(image, box) -> Optional[str]:
     """The dominant colour name of the thing in `box`, read on its mask (the in-repo
     segmenter's, prompted with the box) rather than the box: a blue boat on blue water
-    keeps its blue. Black outlines aside, unless BLACK_SHARE of the mask is black. Without the
+    keeps its blue. The pixels are named as the renderer names an object's colour
+    (`colors.dominant`: black outlines aside, unless nearly all is black). Without the
     segmenter's weights, `pixel_color` reads the box."""
     import numpy as np
-    from ..iconworld import catalog
-    from ..iconworld.colors import color_ids
+    from ..iconworld.colors import COLOR_NAMES, color_ids, dominant
     from ..models import load
     from ..models.weights import available
     if not available("segmenter"):
@@ -204,13 +201,8 @@ def mask_color(image, box) -> Optional[str]:
     masks, _ = load("segmenter").segment([image], boxes=[np.asarray([box], np.float32)])[0]
     if not masks[0, 0].any():
         return None
-    names = list(catalog.COLORS)
-    counts = np.bincount(color_ids(np.asarray(image.convert("RGB"))[masks[0, 0]]),
-                         minlength=len(names)).astype(float)
-    black = names.index("black")
-    if counts[black] < BLACK_SHARE * counts.sum():
-        counts[black] = 0
-    return names[int(counts.argmax())]
+    pixels = np.asarray(image.convert("RGB"))[masks[0, 0]]
+    return dominant(np.bincount(color_ids(pixels), minlength=len(COLOR_NAMES)))
 
 
 def crop_names(clip, images: list, boxes: list) -> list:

@@ -54,7 +54,7 @@ from ..errors import ToolUnavailable
 from ..pointing import (TILINGS, crop_boxes, median_tiling, merge_crop_points, parse_points,
                         points_in_boxes)
 from ..registry import ToolContext, image_cache
-from ..values import FRAME_KEY, Points, source_of
+from ..values import Points, frame_in_source, region_in_source, source_of
 from .device import best_device
 
 BACKEND = "iconworld"
@@ -149,16 +149,12 @@ def relations_by_detector(asks: list[tuple[object, str]], ctx) -> list[Optional[
         if not a or not b:
             out.append(None)
             continue
-        pa, pb = (_centre(max(boxes, key=lambda o: o.score).box) for boxes in (a, b))
+        pa, pb = (max(boxes, key=lambda o: o.score).center for boxes in (a, b))
         out.append(("yes" if _HOLDS[m.group("rel").lower()](pa, pb) else "no",
                     f"the {m.group('a')} at {tuple(round(v) for v in pa)} and the {m.group('b')} at "
                     f"{tuple(round(v) for v in pb)}, the centres of the most confident boxes the "
                     f"detector's Loc finds"))
     return out
-
-
-def _centre(box) -> tuple[float, float]:
-    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 _IN_IMAGE = r"(?: in (?:the|this) (?:image|picture|photo|scene))?\s*\??$"
@@ -252,15 +248,17 @@ def features(images, ctx):
 
 # A thing's colour or size, in the phrasings the model was not trained on -> the ones it was
 # (llava_data: "What color is the X?", "What size is the X?", "Is the X small or large?",
-# "Is the X large?"); 'big' stands for 'large' in a question and again in its answer.
+# "Is the X large?"); 'big' stands for 'large' in a question and again in its answer. Each
+# with what it asks (Attribute.colour, Attribute.size; 'asked': the size the question names).
 _ATTRIBUTE = [
     (re.compile(r"^(?:which colou?r is|what is the colou?r of|what colou?r is) the (?P<x>.+?)\s*\??$", re.I),
-     "What color is the {x}?"),
+     "What color is the {x}?", "what", None),
     (re.compile(r"^(?:how (?:big|large|small) is|what size is) the (?P<x>.+?)\s*\??$", re.I),
-     "What size is the {x}?"),
+     "What size is the {x}?", None, "what"),
     (re.compile(r"^is the (?P<x>.+?) (?:big|large|small) or (?:big|large|small)\s*\??$", re.I),
-     "Is the {x} small or large?"),
-    (re.compile(r"^is the (?P<x>.+?) (?P<size>big|large|small|medium)\s*\??$", re.I), "Is the {x} {size}?"),
+     "Is the {x} small or large?", None, "choice"),
+    (re.compile(r"^is the (?P<x>.+?) (?P<size>big|large|small|medium)\s*\??$", re.I),
+     "Is the {x} {size}?", None, "asked"),
 ]
 
 
@@ -275,8 +273,7 @@ def _attribute(question: str) -> Optional[Attribute]:
     """A question about one thing's colour or size, read; None for other questions."""
     from ..iconworld import catalog
     q = " ".join(question.split())
-    kinds = [("what", None), (None, "what"), (None, "choice"), (None, "asked")]
-    for (pattern, trained), (colour, size) in zip(_ATTRIBUTE, kinds):
+    for pattern, trained, colour, size in _ATTRIBUTE:
         m = pattern.match(q)
         if m:
             asked = (m.groupdict().get("size") or "").lower().replace("big", "large")
@@ -287,6 +284,13 @@ def _attribute(question: str) -> Optional[Attribute]:
         colour = m.group("colour").lower()
         return Attribute(m.group("x"), f"Is the {m.group('x')} {colour}?", colour, None)
     return None
+
+
+def askers_word(answer: str, question: str) -> str:
+    """'big' for 'large' when the question offered 'big' as a choice ('Is the dog small or big?')."""
+    if answer == "large" and re.search(r"\bbig\b.*\bor\b|\bor\b.*\bbig\b", question, re.I):
+        return "big"
+    return answer
 
 
 def found_in(asks: list[tuple[object, str]], ctx) -> list[list]:
@@ -300,9 +304,8 @@ def found_in(asks: list[tuple[object, str]], ctx) -> list[list]:
     out = []
     for (image, _), scene, boxes in zip(asks, scenes, found):
         if scene is not image:
-            x0, y0, k = image.info[FRAME_KEY]
-            boxes = [o for o in boxes if x0 <= _centre(o.box)[0] <= x0 + image.width * k
-                     and y0 <= _centre(o.box)[1] <= y0 + image.height * k]
+            x0, y0, x1, y1 = region_in_source(image)
+            boxes = [o for o in boxes if x0 <= o.center[0] <= x1 and y0 <= o.center[1] <= y1]
         out.append(list(boxes))
     return out
 
@@ -388,8 +391,7 @@ def name_beside(image, kind: Optional[str], side: str, anchor: str, ctx) -> Opti
         return None
     scene, clip = source_of(image), iconworld._clip()
     if scene is not image:
-        x0, y0, k = image.info[FRAME_KEY]
-        region = (x0, y0, x0 + image.width * k, y0 + image.height * k)
+        region = region_in_source(image)
     else:
         found = iconworld.loc([{"image": image, "object": anchor}], ToolContext(ctx.cache))[0]
         if not found:
@@ -464,9 +466,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
         if i in measured:
             answer, how = measured[i]
             ctx.note(i, f"measured: {how}")
-            if answer == "large" and re.search(r"\bbig\b.*\bor\b|\bor\b.*\bbig\b", questions[i], re.I):
-                answer = "big"  # the asker's word for the choice
-            out.append(answer)
+            out.append(askers_word(answer, questions[i]))
             continue
         if i in related:
             answer, how = related[i]
@@ -494,9 +494,7 @@ def vqa(calls: list[dict], ctx) -> list[str]:
         ctx.note(i, f"in-repo LLaVA-style model: {reply!r}" +
                  (f", after pointing at {looked}" if looked else ""))
         answer = short_answer(reply)
-        if answer == "large" and i in attribute and re.search(r"\bbig\b.*\bor\b|\bor\b.*\bbig\b", questions[i], re.I):
-            answer = "big"  # the asker's word for the choice the model made
-        out.append(answer)
+        out.append(askers_word(answer, questions[i]) if i in attribute else answer)
     return out
 
 
@@ -520,8 +518,8 @@ def points_of(asks: list[tuple[object, str]], ctx) -> list[tuple[list, str]]:
         return [(pts, f"{n_points(len(pts))}, {how}") for pts, how in point_on_crops(asks, ctx)]
     out = []
     for (image, phrase), boxes in zip(asks, found_in(asks, ctx)):
-        x0, y0, k = image.info[FRAME_KEY] if source_of(image) is not image else (0.0, 0.0, 1.0)
-        pts = [((cx - x0) / k, (cy - y0) / k) for cx, cy in (_centre(o.box) for o in boxes)]
+        x0, y0, k = frame_in_source(image)
+        pts = [((cx - x0) / k, (cy - y0) / k) for cx, cy in (o.center for o in boxes)]
         where = "" if source_of(image) is image else " in the scene the crop was cut from"
         boxes_found = "the centre of the 1 box" if len(boxes) == 1 else f"the centres of the {len(boxes)} boxes"
         out.append((pts, f"{n_points(len(pts))}, {boxes_found} of {phrase} the detector's Loc finds{where}"))

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 __all__ = ["Category", "Character", "CATEGORIES", "CHARACTERS", "SUPERCATEGORIES",
            "SUPERCATEGORY_PLURALS", "KNOWLEDGE", "COLORS", "COLOR_SHADES", "resolve", "all_names",
-           "plural_of", "is_character", "glyphs_of"]
+           "plural_of", "is_character", "glyphs_of", "object_words"]
 
 
 @dataclass(frozen=True)
@@ -347,6 +347,16 @@ def resolve(word: str) -> frozenset[str]:
 def all_names() -> list[str]:
     """Every category name, then every character name."""
     return list(CATEGORIES) + list(CHARACTERS)
+
+
+@lru_cache(maxsize=1)
+def object_words() -> frozenset[str]:
+    """Every word the catalogue names objects with: its names, supercategories and colours,
+    and their plurals. The training captions use these (a synonym such as 'puppy' is not
+    one: the models read it zero-shot), and the WordNet reading never rewrites them."""
+    phrases = all_names() + list(SUPERCATEGORIES) + list(COLORS)
+    phrases += [plural_of(n) for n in all_names()] + list(SUPERCATEGORY_PLURALS.values())
+    return frozenset(w for p in phrases for w in p.lower().split())
 
 
 def is_character(name: str) -> bool:

@@ -42,15 +42,6 @@ def table() -> dict[str, str]:
     return {lemma: name for lemma, name in rows}
 
 
-@lru_cache(maxsize=1)
-def catalogue_words() -> frozenset[str]:
-    """The words the catalogue itself names things with; the table never rewrites them."""
-    phrases = catalog.all_names() + list(catalog.SUPERCATEGORIES) + list(catalog.COLORS)
-    phrases += [catalog.plural_of(n) for n in catalog.all_names()]
-    phrases += list(catalog.SUPERCATEGORY_PLURALS.values())
-    return frozenset(w for p in phrases for w in p.lower().split())
-
-
 def _singulars(word: str) -> list[str]:
     """WordNet's noun detachment rules (morphy): 'mallards' -> mallard, 'ponies' -> pony."""
     rules = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
@@ -62,7 +53,7 @@ def kind_of(phrase: str) -> Optional[tuple[str, bool]]:
     """(the catalogue name WordNet puts `phrase` under, whether `phrase` was plural), or None."""
     words = table()
     phrase = phrase.lower().strip()
-    if set(phrase.split()) <= catalogue_words():
+    if set(phrase.split()) <= catalog.object_words():
         return None  # 'sports' stays a word of 'sports equipment', not a sportsman
     if phrase in words:
         return words[phrase], False
@@ -179,7 +170,7 @@ def build(folder: Path) -> dict[str, str]:
         for a, d in _ancestors(synsets, o).items():
             if d <= BELOW:
                 below.setdefault(a, set()).add(n)
-    skip = catalogue_words()
+    skip = catalog.object_words()
     out = {}
     for lemma in index:
         word = lemma.replace("_", " ")

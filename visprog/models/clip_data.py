@@ -11,7 +11,6 @@ is known for every image of a batch. Catalogue synonyms never appear in captions
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Optional
 
@@ -76,17 +75,6 @@ def object_caption(rng: random.Random, category: str, color: Optional[str]) -> t
     if r < 0.5 and color:
         return template.format(with_article(f"{color} {category}")), ("obj", catalog.resolve(category), color)
     return template.format(with_article(category)), ("obj", catalog.resolve(category), None)
-
-
-@functools.lru_cache(maxsize=None)
-def object_words() -> frozenset[str]:
-    """Every word that names an object in the training captions (`object_caption`): the
-    catalogue's names, supercategories and colours, and their plurals. A catalogue
-    synonym ('puppy') is not one: CLIP reads it zero-shot, through the frozen text tower."""
-    names = catalog.all_names() + list(catalog.SUPERCATEGORIES)
-    phrases = names + [catalog.plural_of(n) for n in catalog.all_names()]
-    phrases += list(catalog.SUPERCATEGORY_PLURALS.values()) + list(catalog.COLORS)
-    return frozenset(w for p in phrases for w in p.lower().split())
 
 
 def object_color(obj) -> Optional[str]:
