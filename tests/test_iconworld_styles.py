@@ -1,9 +1,10 @@
-"""Render styles: 'classic' unchanged, 'train' and 'unseen' in their ranges, exact annotations."""
+"""Render styles: 'classic' unchanged, 'train', 'broad' and 'unseen' in their ranges, exact annotations."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from functools import partial
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from visprog.errors import VisprogError
 from visprog.iconworld import catalog, dataset, tasks, unseen
 from visprog.iconworld.render import (ALPHA_VISIBLE, MIN_SIDE, IconWorldError, good_hues, random_scene,
                                       render, sample_placements)
-from visprog.iconworld.styles import CLASSIC, STYLES, TRAIN, UNSEEN, draw, frame, get_style
+from visprog.iconworld.styles import BROAD, CLASSIC, STYLES, TRAIN, UNSEEN, draw, frame, get_style
 
 
 def _digest(image) -> str:
@@ -33,7 +34,13 @@ def test_classic_renders_what_it_rendered_before_styles():
     assert (item["instruction"], _digest(item["images"]["IMAGE"])) == ("Are there any chickens?", "012c70f7f5ac510e")
 
 
-@pytest.mark.parametrize("style", [TRAIN, UNSEEN])
+def test_train_renders_what_it_rendered_before_broad():
+    # recorded before the 'broad' style added turned glyphs and the 'shapes' background
+    assert _digest(random_scene(3, style="train")[0]) == "4d1a1b044afc2e00"
+    assert _digest(random_scene(4, n_objects=(6, 9), style="train")[0]) == "e43a4d12dfcff807"
+
+
+@pytest.mark.parametrize("style", [TRAIN, BROAD, UNSEEN])
 def test_styles_draw_within_their_ranges(style):
     lo, hi = style.sides
     for seed in range(25):
@@ -47,7 +54,7 @@ def test_styles_draw_within_their_ranges(style):
         small, large = style.size_range(w, h)
         assert small == max(MIN_SIDE, round(style.object_scale[0] * min(w, h)))
         assert large == round(style.object_scale[1] * min(w, h))
-        sampler = unseen.scatter if style.placement == "scatter" else sample_placements
+        sampler = unseen.scatter if style.placement == "scatter" else partial(sample_placements, tilt=style.tilt)
         placements = sampler(rng, ["dog", "boat", "person", "tree"], width=w, height=h, allow_overlap=True,
                              recolor_prob=style.recolor_prob, size_range=(small, large),
                              flip_prob=style.flip_prob, variants=style.variants)
@@ -68,21 +75,26 @@ def test_unseen_draws_through_generators_training_never_calls(monkeypatch):
         monkeypatch.setattr(unseen, name, forbidden)
     for seed in range(20):
         random_scene(seed, style="train")
+        random_scene(seed, style="broad")
         random_scene(seed)
     tasks.generate_item("nlvr", 1, 0, "train")
     with pytest.raises(AssertionError):
         random_scene(0, style="unseen")
 
 
-def test_unseen_annotations_are_exact():
+@pytest.mark.parametrize("style", [BROAD, UNSEEN])
+def test_annotations_of_turned_and_outlined_glyphs_are_exact(style):
+    sampler = unseen.scatter if style.placement == "scatter" else partial(sample_placements, tilt=style.tilt)
     for seed in range(6):
         rng = np.random.default_rng(seed)
-        w, h = UNSEEN.canvas(rng)
-        placements = unseen.scatter(rng, ["dog", "car", "astronaut", "tree", "apple", "boat"], width=w,
-                                    height=h, allow_overlap=bool(seed % 2), recolor_prob=0.5,
-                                    size_range=UNSEEN.size_range(w, h), flip_prob=0.5, variants=True)
-        image, scene = render(placements, width=w, height=h, seed=seed, style="unseen")
-        empty, _ = render([], width=w, height=h, seed=seed, style="unseen")
+        w, h = style.canvas(rng)
+        placements = sampler(rng, ["dog", "car", "astronaut", "tree", "apple", "boat"], width=w,
+                             height=h, allow_overlap=bool(seed % 2), recolor_prob=0.5,
+                             size_range=style.size_range(w, h), flip_prob=0.5, variants=True)
+        if style is BROAD:
+            assert any(p.angle for p in placements) and all(abs(p.angle) <= style.tilt for p in placements)
+        image, scene = render(placements, width=w, height=h, seed=seed, style=style)
+        empty, _ = render([], width=w, height=h, seed=seed, style=style)
         pix, bg = np.asarray(image), np.asarray(empty)
         covered = np.zeros((h, w), bool)   # where any raster has alpha: shadows and outlines too
         later = np.zeros((h, w), bool)     # opaque pixels of the objects drawn after this one
@@ -142,7 +154,7 @@ def test_crop_framing():
 
 
 def test_bad_styles_are_typed_errors():
-    with pytest.raises(IconWorldError, match="known styles: classic, train, unseen"):
+    with pytest.raises(IconWorldError, match="known styles: classic, train, broad, unseen"):
         random_scene(0, style="fancy")
     with pytest.raises(VisprogError, match="classic"):
         get_style(3)
@@ -150,7 +162,7 @@ def test_bad_styles_are_typed_errors():
         dataclasses.replace(TRAIN, name="x", backgrounds=("lava",))
     with pytest.raises(IconWorldError, match="placement"):
         dataclasses.replace(TRAIN, name="x", placement="spiral")
-    assert get_style(UNSEEN) is UNSEEN and set(STYLES) == {"classic", "train", "unseen"}
+    assert get_style(UNSEEN) is UNSEEN and set(STYLES) == {"classic", "train", "broad", "unseen"}
     assert isinstance(draw(np.random.default_rng(1), ["cat"], dataclasses.replace(
         UNSEEN, name="custom", backgrounds=("checker",)))[1].objects[0].category, str)
 

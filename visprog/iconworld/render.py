@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from PIL.PngImagePlugin import PngInfo
 
 from ..errors import DatasetError, ToolError
@@ -45,7 +45,8 @@ __all__ = ["SceneObject", "Placement", "Scene", "sample_placements", "render", "
 
 INFO_KEY = "iconworld"
 BACKGROUNDS = ("plain", "gradient", "sky_ground", "sky_water", "noise")  # the 'classic' style's
-KINDS = BACKGROUNDS + ("texture",)   # every background this module draws
+TRAIN_KINDS = BACKGROUNDS + ("texture",)  # the 'train' style's
+KINDS = TRAIN_KINDS + ("shapes",)  # every background this module draws
 SIZES = ("small", "medium", "large")
 # centre hues (degrees, HSV) of the colour names recolouring aims at
 TARGET_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 115.0, "blue": 215.0,
@@ -126,12 +127,13 @@ class Placement:
     hue_shift: float = 0.0
     look: Optional[Any] = None         # draws the glyph otherwise: an object with .raster(glyph, size,
                                        # flipped, hue) -> _Raster (unseen.Look); not annotated
+    angle: int = 0                     # degrees counter-clockwise, when there is no look; not annotated
 
     def raster(self) -> "_Raster":
         """What is pasted for this placement (its glyph and size must be set)."""
         glyph = _glyphs.canonical(self.glyph)
         if self.look is None:
-            return _raster(glyph, int(self.size), bool(self.flipped), float(self.hue_shift))
+            return _raster(glyph, int(self.size), bool(self.flipped), float(self.hue_shift), int(self.angle))
         return self.look.raster(glyph, int(self.size), bool(self.flipped), float(self.hue_shift))
 
 
@@ -252,7 +254,11 @@ def _hue_shifted(im: Image.Image, degrees: float) -> Image.Image:
 
 
 @lru_cache(maxsize=8192)
-def _raster(glyph: str, size: int, flipped: bool, hue: float) -> _Raster:
+def _raster(glyph: str, size: int, flipped: bool, hue: float, angle: int = 0) -> _Raster:
+    if angle:  # turned about its centre, premultiplied so that the edges do not darken
+        im = _raster(glyph, size, flipped, hue).image
+        return raster_of(im.convert("RGBa").rotate(angle, Image.Resampling.BICUBIC, expand=True).convert("RGBA"),
+                         f"glyph {glyph!r} at {size} px turned {angle} degrees")
     if flipped:  # a mirror of the unflipped raster; its arrays are views
         base = _raster(glyph, size, False, hue)
         x0, y0, x1, y1 = base.solid_box
@@ -373,7 +379,32 @@ def _background(kind: str, seed: int, w: int, h: int) -> Image.Image:
         gain = rng.uniform(1.6, 2.6)
         grey = _noise(rng, w, h).point([int(max(0, min(255, 128 + (v - 128) * gain))) for v in range(256)])
         return _colorize(grey, _pastel(rng, sat=(0.2, 0.45), val=(0.7, 0.85)), _pastel(rng))
+    if kind == "shapes":
+        return _shapes(rng, w, h)
     raise IconWorldError(f"unknown background {kind!r}; choose one of {', '.join(KINDS)} or 'random'")
+
+
+def _shapes(rng: np.random.Generator, w: int, h: int) -> Image.Image:
+    """Clutter: 6-40 rectangles, ellipses, triangles and strokes in muted colours over a
+    pastel gradient, the distractor backgrounds of domain randomisation."""
+    out = _gradient(w, h, _pastel(rng), _pastel(rng), vertical=bool(rng.random() < 0.5))
+    pen = ImageDraw.Draw(out)
+    scale = min(w, h)
+    for _ in range(int(rng.integers(6, 41))):
+        colour = _pastel(rng, sat=(0.1, 0.6), val=(0.45, 0.95))
+        x, y = rng.uniform(-0.1, 1.1) * w, rng.uniform(-0.1, 1.1) * h
+        rx, ry = rng.uniform(0.02, 0.3, size=2) * scale
+        shape = int(rng.integers(4))
+        if shape == 0:
+            pen.rectangle((x - rx, y - ry, x + rx, y + ry), fill=colour)
+        elif shape == 1:
+            pen.ellipse((x - rx, y - ry, x + rx, y + ry), fill=colour)
+        elif shape == 2:
+            corners = rng.uniform(-1, 1, size=(3, 2)) * (rx, ry) + (x, y)
+            pen.polygon([tuple(c) for c in corners.tolist()], fill=colour)
+        else:
+            pen.line((x - rx, y - ry, x + rx, y + ry), fill=colour, width=int(rng.integers(1, 6)))
+    return out
 
 
 def draw_background(kind: str, seed: int, width: int, height: int) -> Image.Image:
@@ -409,7 +440,7 @@ def _colorable(name: str) -> bool:
 def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, width: int = 256,
                       height: int = 256, allow_overlap: bool = False, recolor_prob: float = 0.0,
                       size_range: tuple[int, int] = DEFAULT_SIZE_RANGE, flip_prob: float = 0.5,
-                      variants: bool = False) -> list[Placement]:
+                      variants: bool = False, tilt: int = 0) -> list[Placement]:
     """Random placements for `categories` (repeats allowed), in drawing order.
 
     Sizes (longest side, px) are drawn from `size_range`; a glyph that does not fit is
@@ -419,8 +450,8 @@ def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, wi
     for colourable categories) shifts the hue so that the glyph's main colour becomes
     another clearly named colour (`good_hues`); glyphs no shift can recolour stay as they are.
     Glyphs are mirrored with probability `flip_prob` and drawn from the category's glyphs
-    (with `variants`, its other OpenMoji glyphs too: `catalog.glyphs_of`).
-    Raises IconWorldError when no layout is found.
+    (with `variants`, its other OpenMoji glyphs too: `catalog.glyphs_of`), and turned by up
+    to `tilt` degrees either way. Raises IconWorldError when no layout is found.
     """
     cats = list(categories)
     for c in cats:
@@ -434,7 +465,9 @@ def sample_placements(rng: np.random.Generator, categories: Sequence[str], *, wi
         glyph = choices[int(rng.integers(len(choices)))]
         size = min(int(rng.integers(lo, hi + 1)), cap)
         flipped = bool(rng.random() < flip_prob)
-        return Placement(cat, glyph, size, None, None, flipped, recolor_hue(rng, cat, glyph, recolor_prob))
+        hue = recolor_hue(rng, cat, glyph, recolor_prob)
+        angle = int(rng.integers(-tilt, tilt + 1)) if tilt else 0
+        return Placement(cat, glyph, size, None, None, flipped, hue, angle=angle)
 
     def position(r: "_Raster") -> Optional[tuple[int, int]]:
         rw, rh = r.size
@@ -591,7 +624,7 @@ def render(placements: Sequence[Placement], *, width: int = 256, height: int = 2
         if int(size) < 1:
             raise IconWorldError(f"placement {i} ({p.category}): size must be at least 1 px, got {size}")
         d = Placement(p.category, glyph, int(size), None, None, bool(p.flipped), float(p.hue_shift),
-                      p.look)
+                      p.look, int(p.angle))
         try:
             r = d.raster()
         except _glyphs.GlyphError as exc:

@@ -8,6 +8,7 @@
 | --- | --- |
 | `classic` | the renderer the shipped models were trained on: 256x256, the five classic backgrounds, glyphs 28-72 px, one glyph per category (two for person and three for boat); its scenes are exactly those drawn before styles existed |
 | `train` | domain randomisation for training: 192-384 px at any aspect from 3:4 to 4:3, six background kinds (flat, gradient, two horizons, noise, texture), objects 12-35% of the short side, flips, recolouring, every OpenMoji glyph variant, sometimes overlapping; crops framed tightly to loosely |
+| `broad` | `train` widened (issue #20, session 16): a seventh background kind of clutter (`shapes`: rectangles, ellipses, triangles, strokes), objects from 8% of the short side, glyphs turned up to 20 degrees, overlaps in a third of the scenes, crops framed up to 50% loose |
 | `unseen` | kept out of training altogether: it draws through code of its own (`unseen.py`: stripes, checkers, soft blobs with a vignette, blurred photo-like texture; clustered and edge-hugging layouts with mild overlaps; glyphs tilted, outlined or shadowed), 240-320 px in exactly 3:4, 1:1 or 4:3, and crops framed off-centre |
 
 Annotations are the same in every style: `Scene`/`SceneObject`, with exact masks and boxes.
@@ -15,17 +16,17 @@ Annotations are the same in every style: `Scene`/`SceneObject`, with exact masks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
 from . import unseen
-from .render import (BACKGROUNDS, DEFAULT_SIZE_RANGE, KINDS, MIN_SIDE, IconWorldError, Scene,
-                     render, sample_placements)
+from .render import (BACKGROUNDS, DEFAULT_SIZE_RANGE, KINDS, MIN_SIDE, TRAIN_KINDS, IconWorldError,
+                     Scene, render, sample_placements)
 
-__all__ = ["Style", "STYLES", "CLASSIC", "TRAIN", "UNSEEN", "get_style", "draw", "frame"]
+__all__ = ["Style", "STYLES", "CLASSIC", "TRAIN", "BROAD", "UNSEEN", "get_style", "draw", "frame"]
 
 PLACEMENTS = ("uniform", "scatter")
 
@@ -50,6 +51,7 @@ class Style:
                                        # >= 70% visible, tilted/outlined/shadowed glyphs)
     crop_margin: tuple[float, float]   # a crop's margin around an object's box, / the box side
     crop_sides: bool                   # draw each side's margin apart (off-centre framing)
+    tilt: int = 0                      # glyphs turn by up to this many degrees either way ('uniform')
 
     def __post_init__(self):
         lo, hi = self.sides
@@ -101,14 +103,16 @@ CLASSIC = Style("classic", sides=(256, 256), aspects=(1.0,), aspect_between=Fals
                 flip_prob=0.5, recolor_prob=0.0, variants=False, overlap_prob=0.0,
                 placement="uniform", crop_margin=(0.1, 0.1), crop_sides=False)  # as Classify cuts
 TRAIN = Style("train", sides=(192, 384), aspects=(3 / 4, 4 / 3), aspect_between=True,
-              backgrounds=KINDS, object_scale=(0.12, 0.35), flip_prob=0.5, recolor_prob=0.4,
+              backgrounds=TRAIN_KINDS, object_scale=(0.12, 0.35), flip_prob=0.5, recolor_prob=0.4,
               variants=True, overlap_prob=0.25, placement="uniform", crop_margin=(0.0, 0.4),
               crop_sides=False)
+BROAD = replace(TRAIN, name="broad", backgrounds=KINDS, object_scale=(0.08, 0.35), overlap_prob=0.35,
+                crop_margin=(0.0, 0.5), tilt=20)
 UNSEEN = Style("unseen", sides=(240, 320), aspects=(3 / 4, 1.0, 4 / 3), aspect_between=False,
                backgrounds=unseen.BACKGROUNDS, object_scale=(0.1, 0.4), flip_prob=0.5,
                recolor_prob=0.4, variants=True, overlap_prob=0.5, placement="scatter",
                crop_margin=(0.02, 0.5), crop_sides=True)
-STYLES: dict[str, Style] = {s.name: s for s in (CLASSIC, TRAIN, UNSEEN)}
+STYLES: dict[str, Style] = {s.name: s for s in (CLASSIC, TRAIN, BROAD, UNSEEN)}
 
 
 def get_style(style: Union[str, Style]) -> Style:
@@ -140,8 +144,10 @@ def draw(rng: np.random.Generator, categories: Sequence[str], style: Union[str, 
               recolor_prob=style.recolor_prob if recolor_prob is None else recolor_prob,
               size_range=size_range or style.size_range(width, height),
               flip_prob=style.flip_prob, variants=style.variants)
-    sampler = unseen.scatter if style.placement == "scatter" else sample_placements
-    placements = sampler(rng, categories, **kw)
+    if style.placement == "scatter":
+        placements = unseen.scatter(rng, categories, **kw)
+    else:
+        placements = sample_placements(rng, categories, tilt=style.tilt, **kw)
     return render(placements, width=width, height=height, background=background,
                   seed=int(rng.integers(0, 2**31 - 1)), style=style)
 

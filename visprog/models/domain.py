@@ -6,7 +6,7 @@ and eight pixel statistics of the image at 192 px (flat neighbourhoods at three 
 the share of the 16 commonest colours, the number of colours, dark, saturated and grey
 pixels). Rendered scenes are flat fills around confident glyphs; photos are neither.
 
-Positives are scenes of the training and classic styles. Negatives are images no icon-world
+Positives are scenes of the detector's training style (`DetectorConfig.style`) and the classic style. Negatives are images no icon-world
 renderer draws: dead-leaves images and 1/f noise (the statistics of natural photos), binary
 blobs, lines of text, and random crops of scikit-learn's two sample photos, in colour and
 in grey. The threshold is a high quantile of the scores of held-out scenes in the unseen
@@ -54,7 +54,7 @@ def plain_reason(image: Image.Image) -> Optional[str]:
 
 @dataclass
 class DomainConfig:
-    positives: int = 3000             # icon-world scenes: 4/5 in the training style, 1/5 classic
+    positives: int = 3000             # icon-world scenes: 4/5 in the detector's training style, 1/5 classic
     negatives: int = 3000             # images outside the icon world (`negative`)
     calibration: int = 3000           # held-out unseen-style scenes the threshold is read from
     quantile: float = 0.995           # the threshold: this quantile of their scores
@@ -276,7 +276,7 @@ def fit(det, config: DomainConfig, seed: int = 0, log=print) -> Domain:
     base = TRAIN_SEED_BASE + seed * 100_000
     n_classic = config.positives // 5
     pos = torch.cat([
-        features_of(det, lambda s: scene(s, "train"), range(base, base + config.positives - n_classic),
+        features_of(det, lambda s: scene(s, det.config.style), range(base, base + config.positives - n_classic),
                     config.batch, log, "training-style scenes"),
         features_of(det, lambda s: scene(s, "classic"), range(base + 50_000, base + 50_000 + n_classic),
                     config.batch, log, "classic scenes")])
