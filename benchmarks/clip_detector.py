@@ -25,19 +25,19 @@ import torch
 BASE = 2_000_000_000
 
 
-def crops_dataset(n: int, style="classic"):
-    """n single-object crops over the 40 categories, framed as `style` frames crops
-    ('classic': a 10% margin, as Classify cuts them)."""
+def crops_dataset(n: int, style="classic", base: int = BASE):
+    """n single-object crops over the 40 categories from scenes `base` + i, framed as `style`
+    frames crops ('classic': a 10% margin, as Classify cuts them)."""
     from visprog.iconworld import catalog
     from visprog.iconworld.render import random_scene
     from visprog.iconworld.styles import frame
     from visprog.values import crop_image
     cats = list(catalog.CATEGORIES)
-    framing = np.random.default_rng(BASE)
+    framing = np.random.default_rng(base)
     images, labels = [], []
     i = 0
     while len(images) < n:
-        image, scene = random_scene(BASE + i, n_objects=(1, 4), categories=cats, recolor_prob=0.4,
+        image, scene = random_scene(base + i, n_objects=(1, 4), categories=cats, recolor_prob=0.4,
                                     style=style)
         i += 1
         for o in scene.objects:
