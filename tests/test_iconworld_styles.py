@@ -162,6 +162,10 @@ def test_bad_styles_are_typed_errors():
         dataclasses.replace(TRAIN, name="x", backgrounds=("lava",))
     with pytest.raises(IconWorldError, match="placement"):
         dataclasses.replace(TRAIN, name="x", placement="spiral")
+    with pytest.raises(IconWorldError, match="tilt"):
+        dataclasses.replace(UNSEEN, name="x", tilt=10)
+    with pytest.raises(IconWorldError, match="tilt"):
+        dataclasses.replace(TRAIN, name="x", tilt=-5)
     assert get_style(UNSEEN) is UNSEEN and set(STYLES) == {"classic", "train", "broad", "unseen"}
     assert isinstance(draw(np.random.default_rng(1), ["cat"], dataclasses.replace(
         UNSEEN, name="custom", backgrounds=("checker",)))[1].objects[0].category, str)

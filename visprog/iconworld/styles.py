@@ -64,6 +64,8 @@ class Style:
             (not 0 < self.object_scale[0] <= self.object_scale[1], f"object_scale {self.object_scale}"),
             (self.placement not in PLACEMENTS, f"placement {self.placement!r} (known: {', '.join(PLACEMENTS)})"),
             (not 0 <= self.crop_margin[0] <= self.crop_margin[1], f"crop_margin {self.crop_margin}"),
+            (not 0 <= self.tilt <= 180 or (self.tilt and self.placement != "uniform"),
+             f"tilt {self.tilt} (0-180 degrees, with 'uniform' placement; 'scatter' tilts its own way)"),
         ]
         bad = [what for wrong, what in problems if wrong]
         if bad:
