@@ -40,19 +40,21 @@ def crop_top1(clip, style, n: int) -> float:
 
 def counting_parts(det, clip, style, n: int) -> dict:
     from clip_detector import iou
-    from visprog.backends.iconworld import crop_names, find
+    from visprog.backends.iconworld import candidate_names, find
     from visprog.models.llava_data import BENCH_SEED_BASE
+    from visprog.registry import ImageCache, ToolContext
     from vqa import count_scene
     exact = unproposed = misnamed = stray = objects = 0
     for i in range(n):
         image, scene, target, k = count_scene(BENCH_SEED_BASE + SCENE_OFFSET + i, style)
         cands = det.candidates([image])[0]
-        exact += len(find(det, clip, image, cands, target)) == k
+        ctx = ToolContext(ImageCache())  # Loc's naming of the proposals, reused below
+        exact += len(find(det, clip, image, cands, target, ctx)) == k
         boxes = cands["boxes"].tolist()
-        names = crop_names(clip, [image], [cands["boxes"]])[0][0].tolist()
+        names = candidate_names(clip, [image], [cands], ctx)[0][0].tolist()
         for o in scene.objects:
-            best = max(range(len(boxes)), key=lambda j: iou(boxes[j], o.box), default=None)
-            if best is None or iou(boxes[best], o.box) < 0.5:
+            overlap, best = max(((iou(b, o.box), j) for j, b in enumerate(boxes)), default=(0.0, None))
+            if overlap < 0.5:
                 unproposed += 1
             elif clip.prototype_names[names[best]] != o.category:
                 misnamed += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from functools import partial
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from visprog import glyphs
 from visprog.errors import VisprogError
 from visprog.iconworld import catalog, dataset, tasks, unseen
 from visprog.iconworld.render import (ALPHA_VISIBLE, MIN_SIDE, IconWorldError, good_hues, random_scene,
-                                      render, sample_placements)
+                                      render)
 from visprog.iconworld.styles import BROAD, CLASSIC, STYLES, TRAIN, UNSEEN, draw, frame, get_style
 
 
@@ -54,10 +53,9 @@ def test_styles_draw_within_their_ranges(style):
         small, large = style.size_range(w, h)
         assert small == max(MIN_SIDE, round(style.object_scale[0] * min(w, h)))
         assert large == round(style.object_scale[1] * min(w, h))
-        sampler = unseen.scatter if style.placement == "scatter" else partial(sample_placements, tilt=style.tilt)
-        placements = sampler(rng, ["dog", "boat", "person", "tree"], width=w, height=h, allow_overlap=True,
-                             recolor_prob=style.recolor_prob, size_range=(small, large),
-                             flip_prob=style.flip_prob, variants=style.variants)
+        placements = style.place(rng, ["dog", "boat", "person", "tree"], width=w, height=h, allow_overlap=True,
+                                 recolor_prob=style.recolor_prob, size_range=(small, large),
+                                 flip_prob=style.flip_prob, variants=style.variants)
         assert all(min(small, MIN_SIDE) <= p.size <= large for p in placements)
         image, scene = random_scene(seed, style=style.name)
         assert image.size == (scene.width, scene.height) and lo <= min(image.size) <= max(image.size) <= hi
@@ -84,13 +82,12 @@ def test_unseen_draws_through_generators_training_never_calls(monkeypatch):
 
 @pytest.mark.parametrize("style", [BROAD, UNSEEN])
 def test_annotations_of_turned_and_outlined_glyphs_are_exact(style):
-    sampler = unseen.scatter if style.placement == "scatter" else partial(sample_placements, tilt=style.tilt)
     for seed in range(6):
         rng = np.random.default_rng(seed)
         w, h = style.canvas(rng)
-        placements = sampler(rng, ["dog", "car", "astronaut", "tree", "apple", "boat"], width=w,
-                             height=h, allow_overlap=bool(seed % 2), recolor_prob=0.5,
-                             size_range=style.size_range(w, h), flip_prob=0.5, variants=True)
+        placements = style.place(rng, ["dog", "car", "astronaut", "tree", "apple", "boat"], width=w,
+                                 height=h, allow_overlap=bool(seed % 2), recolor_prob=0.5,
+                                 size_range=style.size_range(w, h), flip_prob=0.5, variants=True)
         if style is BROAD:
             assert any(p.angle for p in placements) and all(abs(p.angle) <= style.tilt for p in placements)
         image, scene = render(placements, width=w, height=h, seed=seed, style=style)

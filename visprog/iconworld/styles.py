@@ -84,6 +84,13 @@ class Style:
         short = max(lo, int(round(long / stretch)))
         return (long, short) if aspect >= 1 else (short, long)
 
+    def place(self, rng: np.random.Generator, categories: Sequence[str], **kw) -> list:
+        """Placements for `categories` as this style lays them out (`kw`: the sampler's
+        width, height, allow_overlap, recolor_prob, size_range, flip_prob, variants)."""
+        if self.placement == "scatter":
+            return unseen.scatter(rng, categories, **kw)
+        return sample_placements(rng, categories, tilt=self.tilt, **kw)
+
     def size_range(self, width: int, height: int) -> tuple[int, int]:
         """Glyph sizes (longest side, px) for this canvas."""
         short = min(width, height)
@@ -146,10 +153,7 @@ def draw(rng: np.random.Generator, categories: Sequence[str], style: Union[str, 
               recolor_prob=style.recolor_prob if recolor_prob is None else recolor_prob,
               size_range=size_range or style.size_range(width, height),
               flip_prob=style.flip_prob, variants=style.variants)
-    if style.placement == "scatter":
-        placements = unseen.scatter(rng, categories, **kw)
-    else:
-        placements = sample_placements(rng, categories, tilt=style.tilt, **kw)
+    placements = style.place(rng, categories, **kw)
     return render(placements, width=width, height=height, background=background,
                   seed=int(rng.integers(0, 2**31 - 1)), style=style)
 

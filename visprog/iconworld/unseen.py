@@ -5,7 +5,8 @@ so it does not reuse the training renderer's generators with other numbers: its
 backgrounds (stripes, checkers, soft blobs under a vignette, a blurred photo-like
 texture), its layouts (objects in clusters or hugging the edges, partly cut off, mildly
 overlapping) and its glyphs (tilted, outlined in ink or as white stickers with a drop
-shadow) are drawn by this module only. Scenes still come out of `render.render`, so
+shadow) are chosen and drawn by this module only (a tilt turns the glyph by the renderer's
+own rule, `render._raster`, which the training styles call too). Scenes still come out of `render.render`, so
 their annotations are as exact as any: a mask is where the drawn glyph (outline
 included) is opaque and no later one is; a shadow is never opaque.
 """
@@ -126,9 +127,7 @@ class Look:
 
 @lru_cache(maxsize=4096)
 def _looked(glyph: str, size: int, flipped: bool, hue: float, look: Look) -> _Raster:
-    im = _raster(glyph, size, flipped, hue).image
-    if look.angle:  # premultiplied, so that edges do not darken
-        im = im.convert("RGBa").rotate(look.angle, Image.Resampling.BICUBIC, expand=True).convert("RGBA")
+    im = _raster(glyph, size, flipped, hue, look.angle).image  # turned by the renderer's own rule
     pad = look.outline + 2 * look.shadow + 1
     glyph_layer = Image.new("RGBA", (im.width + 2 * pad, im.height + 2 * pad), (0, 0, 0, 0))
     glyph_layer.paste(im, (pad, pad))

@@ -6,8 +6,8 @@ and eight pixel statistics of the image at 192 px (flat neighbourhoods at three 
 the share of the 16 commonest colours, the number of colours, dark, saturated and grey
 pixels). Rendered scenes are flat fills around confident glyphs; photos are neither.
 
-Positives are scenes of the detector's training style (`DetectorConfig.style`) and the classic style. Negatives are images no icon-world
-renderer draws: dead-leaves images and 1/f noise (the statistics of natural photos), binary
+Positives are scenes of the detector's training style (`DetectorConfig.style`) and the
+classic style. Negatives are images no icon-world renderer draws: dead-leaves images and 1/f noise (the statistics of natural photos), binary
 blobs, lines of text, and random crops of scikit-learn's two sample photos, in colour and
 in grey. The threshold is a high quantile of the scores of held-out scenes in the unseen
 style, which no model trained on. Before any score, `plain_reason` flags what no training
